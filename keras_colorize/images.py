@@ -1,0 +1,96 @@
+"""Reading photos: whatever the file holds, 3-channel uint8 RGB comes out.
+
+Two readers share one contract. `decode_image` is TensorFlow ops (JPEG, PNG,
+GIF, BMP, WebP), usable in tf.data and in exported graphs. `load_image` is
+the Python path for files (adds TIFF, applies EXIF orientation) and raises
+`UnreadableImageError` naming the file and the problem.
+"""
+
+import io
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+TF_DECODABLE = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+# Above this many pixels a photo is refused rather than risking memory.
+MAX_PIXELS = 120_000_000
+
+
+class UnreadableImageError(ValueError):
+    """A file or byte string that is not a decodable image."""
+
+
+def decode_image(data) -> tf.Tensor:
+    """Encoded bytes (scalar string tensor) -> uint8 [H, W, 3].
+
+    Gray, gray+alpha, RGBA, palette and 16-bit images become 8-bit RGB; an
+    animated GIF gives its first frame.
+    """
+    image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        scale = 65535.0 if array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA").convert("RGB")
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def image_from_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Encoded bytes -> uint8 [H, W, 3] via Pillow, with clear errors."""
+    if not data:
+        raise UnreadableImageError(f"{name}: empty file")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise UnreadableImageError(
+                    f"{name}: {image.width}x{image.height} is over the limit of "
+                    f"{MAX_PIXELS:,} pixels"
+                )
+            image.seek(0)
+            return _to_rgb(image)
+    except UnidentifiedImageError:
+        raise UnreadableImageError(f"{name}: not an image (unknown format)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        if isinstance(error, UnreadableImageError):
+            raise
+        raise UnreadableImageError(f"{name}: corrupt or truncated image ({error})") from None
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a photo file -> uint8 [H, W, 3], EXIF orientation applied."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise UnreadableImageError(f"{path}: cannot read ({error.strerror})") from None
+    return image_from_bytes(data, str(path))
+
+
+def list_images(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
+    """Photo files under the given files or folders (recursive, sorted)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found = []
+    for path in map(str, paths):
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                found.extend(
+                    os.path.join(root, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)
+                )
+        elif os.path.isfile(path):
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"No such file or folder: {path}")
+    return found

@@ -1,0 +1,30 @@
+"""keras-colorize: Colorful Image Colorization (ECCV 2016) in Keras 3 / TensorFlow."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="keras-colorize",
+    version="0.1.0",
+    description="Colorful Image Colorization (Zhang, Isola & Efros, ECCV 2016) in Keras 3, "
+    "from training to TensorFlow Serving.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.13",
+    packages=find_packages(include=["keras_colorize", "keras_colorize.*"]),
+    package_data={"keras_colorize": ["assets/*.npy"]},
+    install_requires=[
+        "tensorflow==2.21.0",
+        "keras==3.15.1",
+        "numpy==2.4.6",
+        "scikit-image==0.26.0",
+        "pillow==13.0.0",
+        "absl-py==2.5.1",
+        "tensorboard==2.21.0",
+    ],
+    extras_require={
+        "serving": ["tensorflow-serving-api==2.21.0", "grpcio==1.85.3"],
+        "convert": ["torch==2.13.0"],
+        "jax": ["jax==0.10.2", "jaxlib==0.10.2"],
+        "dev": ["pytest==9.2.0", "ruff==0.17.6"],
+    },
+)
