@@ -1,5 +1,7 @@
 """keras-colorize: Colorful Image Colorization (ECCV 2016) in Keras 3 / TensorFlow."""
 
+import pathlib
+
 from setuptools import find_packages, setup
 
 setup(
@@ -7,7 +9,7 @@ setup(
     version="0.1.0",
     description="Colorful Image Colorization (Zhang, Isola & Efros, ECCV 2016) in Keras 3, "
     "from training to TensorFlow Serving.",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(pathlib.Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.13",
     packages=find_packages(include=["keras_colorize", "keras_colorize.*"]),

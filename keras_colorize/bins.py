@@ -51,7 +51,7 @@ def _candidate_table() -> np.ndarray:
     dist = np.linalg.norm(cell_centers[:, None, :] - centers[None], axis=-1)
     d5 = np.sort(dist, axis=1)[:, NEIGHBOURS - 1]
     radius = d5 + 2 * (GRID / 2) * np.sqrt(2) + 1e-3
-    rows = [np.flatnonzero(d <= r) for d, r in zip(dist, radius)]
+    rows = [np.flatnonzero(d <= r) for d, r in zip(dist, radius, strict=True)]
     width = max(len(row) for row in rows)
     table = np.full((len(rows), width), NUM_BINS, dtype=np.int32)
     for i, row in enumerate(rows):

@@ -37,9 +37,7 @@ def srgb_to_linear(rgb):
     """Undo sRGB companding of floats in [0, 1]."""
     rgb = ops.convert_to_tensor(rgb, "float32")
     safe = ops.maximum(rgb, 0.04045)  # keeps the unused branch's gradient finite
-    return ops.where(
-        rgb <= 0.04045, rgb / 12.92, ops.power((safe + 0.055) / 1.055, 2.4)
-    )
+    return ops.where(rgb <= 0.04045, rgb / 12.92, ops.power((safe + 0.055) / 1.055, 2.4))
 
 
 def linear_to_srgb(linear):

@@ -54,8 +54,7 @@ def image_from_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_PIXELS:
                 raise UnreadableImageError(
-                    f"{name}: {image.width}x{image.height} is over the limit of "
-                    f"{MAX_PIXELS:,} pixels"
+                    f"{name}: {image.width}x{image.height} is over the limit of {MAX_PIXELS:,} pixels"
                 )
             image.seek(0)
             return _to_rgb(image)

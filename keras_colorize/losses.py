@@ -38,7 +38,8 @@ class RebalancedCrossEntropy(keras.layers.Layer):
     """
 
     def __init__(self, class_weights=None, from_logits: bool = True, **kwargs):
-        super().__init__(dtype="float32", **kwargs)
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
         if class_weights is None:
             class_weights = np.ones(NUM_BINS, np.float32)
         self.class_weights = np.asarray(class_weights, np.float32).reshape(NUM_BINS)
@@ -58,8 +59,11 @@ class RebalancedCrossEntropy(keras.layers.Layer):
         return per_image * colorful_images(ab_target)
 
     def get_config(self):
-        return {**super().get_config(), "class_weights": self.class_weights.tolist(),
-                "from_logits": self.from_logits}
+        return {
+            **super().get_config(),
+            "class_weights": self.class_weights.tolist(),
+            "from_logits": self.from_logits,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_colorize")
@@ -67,7 +71,8 @@ class EuclideanLoss(keras.layers.Layer):
     """1/2 ||ab - ab_hat||^2 averaged over pixels (the paper's L2 baseline)."""
 
     def __init__(self, **kwargs):
-        super().__init__(dtype="float32", **kwargs)
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
 
     def call(self, ab_target, prediction):
         ab_target = ops.cast(ab_target, "float32")
@@ -76,7 +81,7 @@ class EuclideanLoss(keras.layers.Layer):
 
 
 def make_loss(kind: str, class_weights=None, from_logits: bool = True) -> keras.layers.Layer:
-    """"rebalanced" (needs class_weights), "plain" or "l2"."""
+    """ "rebalanced" (needs class_weights), "plain" or "l2"."""
     if kind == "rebalanced":
         if class_weights is None:
             raise ValueError("The rebalanced loss needs class weights from a prior.")

@@ -54,7 +54,7 @@ HEAD_CHANNELS = 256
 
 
 def _scaled(channels: int, width: float) -> int:
-    return max(8, int(round(channels * width)))
+    return max(8, round(channels * width))
 
 
 def _conv_block(x, block: Block, width: float):

@@ -26,4 +26,3 @@ def training_pair(rgb):
     lightness = lightness_from_uint8(rgb)
     ab = rgb_uint8_to_lab(rgb[:, ::OUTPUT_STRIDE, ::OUTPUT_STRIDE, :])[..., 1:]
     return lightness, ab
-
