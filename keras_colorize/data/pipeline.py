@@ -1,0 +1,145 @@
+"""The tf.data input pipeline: encoded photos -> square uint8 RGB crops.
+
+Only decoding and geometry happen here, on the CPU in parallel. The Lab
+conversion and soft encoding of the targets run in the trainer's compiled
+step (`keras_colorize.preprocessing.training_pair`), batched on the device.
+
+Training crops follow the usual scale augmentation: the photo is scaled so
+its short side is uniform in [S, MAX_SCALE * S] and a random S x S square is
+cut from it, then flipped left-right with probability 1/2. (Cutting the
+matching square from the original and resizing only that is the same thing,
+and cheaper.) Evaluation crops scale the short side to S and keep the centre
+square. Photos smaller than S are scaled up.
+
+Files that fail to decode are dropped by `ignore_errors` and named by the
+`EpochReport` at the end of the epoch, never silently.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_colorize.data.reading import decode_any, is_grayscale
+from keras_colorize.data.report import EpochReport
+from keras_colorize.data.sources import RecordCatalog, open_catalog, parse_record
+
+MAX_SCALE = 1.25
+RECORD_SHUFFLE_BUFFER = 1024
+
+
+def _resize_square(patch, size: int) -> tf.Tensor:
+    resized = tf.image.resize(patch, [size, size], method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+def center_crop(image, size: int) -> tf.Tensor:
+    """Evaluation crop: the centre square, scaled to size x size."""
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
+    return _resize_square(image[top : top + side, left : left + side], size)
+
+
+def random_crop(image, size: int, seed) -> tf.Tensor:
+    """Training crop: scale in [1, MAX_SCALE], random square, random flip; `seed` is a stateless seed."""
+    scale_seed, top_seed, left_seed, flip_seed = tf.unstack(tf.random.split(seed, 4))
+    shape = tf.shape(image)
+    short = tf.cast(tf.minimum(shape[0], shape[1]), tf.float32)
+    target_short = tf.random.stateless_uniform([], scale_seed, size, MAX_SCALE * size)
+    side = tf.cast(tf.round(size * short / target_short), tf.int32)
+    side = tf.clip_by_value(side, 1, tf.cast(short, tf.int32))
+    top = tf.random.stateless_uniform([], top_seed, 0, shape[0] - side + 1, dtype=tf.int32)
+    left = tf.random.stateless_uniform([], left_seed, 0, shape[1] - side + 1, dtype=tf.int32)
+    patch = image[top : top + side, left : left + side]
+    flip = tf.random.stateless_uniform([], flip_seed) < 0.5
+    patch = tf.cond(flip, lambda: tf.reverse(patch, axis=[1]), lambda: patch)
+    return _resize_square(patch, size)
+
+
+def mix_seed(seed: int, epoch: int) -> int:
+    """One 31-bit seed from (seed, epoch), so every epoch shuffles differently but reproducibly."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)
+
+
+def make_dataset(
+    sources,
+    image_size: int,
+    batch_size: int,
+    training: bool,
+    seed: int = 0,
+    skip_grayscale: bool = False,
+    shard: tuple[int, int] | None = None,
+    drop_remainder: bool = True,
+    epoch: int = 0,
+) -> tuple[tf.data.Dataset, EpochReport]:
+    """One epoch of {"index": int64 [B], "rgb": uint8 [B, S, S, 3]} batches, and its report.
+
+    `sources`: folders (searched recursively), photo files, or TFRecord file
+    patterns written by `make_tfrecords`. `shard=(num_shards, shard_index)`
+    splits the files/records between workers before anything is decoded.
+    The order and the crops depend only on (seed, epoch) and, when the same
+    dataset is iterated again, change from one iteration to the next.
+    Call `report.finish_epoch(seen_indices)` after the epoch to learn which
+    photos were skipped and why.
+    """
+    if image_size < 8 or image_size % 8:
+        raise ValueError(f"image_size must be a positive multiple of 8, got {image_size}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}.")
+    catalog = open_catalog(sources, shard)
+    mixed = mix_seed(seed, epoch)
+    if isinstance(catalog, RecordCatalog):
+        encoded = _record_input(catalog, training, mixed)
+    else:
+        encoded = _file_input(catalog, training, mixed)
+
+    if training:
+        randomness = tf.data.Dataset.random(seed=mixed + 1, rerandomize_each_iteration=True)
+        encoded = tf.data.Dataset.zip(encoded, randomness).map(lambda pair, random: (*pair, random))
+    else:
+        encoded = encoded.map(lambda index, data: (index, data, tf.constant(0, tf.int64)))
+
+    def decode(index, data, random):
+        image = decode_any(data)
+        if training:
+            crop = random_crop(image, image_size, tf.stack([random, index]))
+        else:
+            crop = center_crop(image, image_size)
+        gray = is_grayscale(image) if skip_grayscale else tf.constant(False)
+        return {"index": index, "rgb": crop}, gray
+
+    photos = encoded.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    photos = photos.ignore_errors()
+    if skip_grayscale:
+        photos = photos.filter(lambda photo, gray: tf.logical_not(gray))
+    photos = photos.map(lambda photo, gray: photo)
+    batches = photos.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    if shard is not None:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        batches = batches.with_options(options)
+    report = EpochReport(catalog, batch_size, drop_remainder, skip_grayscale)
+    return batches, report
+
+
+def _file_input(catalog, training: bool, seed: int) -> tf.data.Dataset:
+    files = tf.data.Dataset.from_tensor_slices((catalog.indices, catalog.paths))
+    if training:
+        files = files.shuffle(len(catalog.paths), seed=seed, reshuffle_each_iteration=True)
+    return files.map(lambda index, path: (index, tf.io.read_file(path)), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _record_input(catalog: RecordCatalog, training: bool, seed: int) -> tf.data.Dataset:
+    if training and (catalog.shard is None or catalog.by_file):
+        files = tf.data.Dataset.from_tensor_slices(catalog.files)
+        files = files.shuffle(len(catalog.files), seed=seed, reshuffle_each_iteration=True)
+        records = files.interleave(
+            tf.data.TFRecordDataset,
+            cycle_length=min(8, len(catalog.files)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+    else:
+        records = catalog.records()  # record-level sharding needs the fixed order
+    if training:
+        records = records.shuffle(RECORD_SHUFFLE_BUFFER, seed=seed + 2, reshuffle_each_iteration=True)
+    return records.map(parse_record, num_parallel_calls=tf.data.AUTOTUNE)
