@@ -1,0 +1,134 @@
+"""Pack photo folders into TFRecord shards for `make_dataset`.
+
+    python -m keras_colorize.data.make_tfrecords --input=photos/train --output=/data/train --num_shards=16
+
+writes /data/train-00000-of-00016.tfrecord ... (read them back with the
+pattern "/data/train-*.tfrecord"). Each record is a tf.train.Example with
+"image" (the file's own bytes, or a PNG re-encoding when TensorFlow cannot
+decode the original, e.g. TIFF), "index" (the photo's position in the sorted
+file list, the same index `make_dataset` gives when reading the folders) and
+"name" (its path relative to its input folder). Photos are spread over the
+shards in a seeded random order, so each shard mixes all folders. Unreadable
+files are left out and listed.
+"""
+
+import concurrent.futures
+import dataclasses
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from keras_colorize.images import UnreadableImageError, decode_image, image_from_bytes, list_images
+
+
+@dataclasses.dataclass
+class WriteSummary:
+    pattern: str  # what to pass to make_dataset
+    files: list[str]
+    written: int
+    skipped: dict[str, str]  # name -> problem
+
+    def message(self) -> str:
+        text = f"Wrote {self.written} photos to {len(self.files)} shards"
+        text += f" ({self.pattern})"
+        if self.skipped:
+            names = ", ".join(f"{name} ({problem})" for name, problem in self.skipped.items())
+            text += f"; skipped {len(self.skipped)} unreadable: {names}"
+        return text + "."
+
+
+def _relative_names(inputs: Sequence[str], paths: Sequence[str]) -> list[str]:
+    folders = [os.path.join(os.path.abspath(i), "") for i in inputs if os.path.isdir(i)]
+    names = []
+    for path in paths:
+        absolute = os.path.abspath(path)
+        folder = next((f for f in folders if absolute.startswith(f)), None)
+        names.append(os.path.relpath(absolute, folder) if folder else os.path.basename(path))
+    return names
+
+
+def _encoded(path: str, name: str) -> bytes:
+    """Bytes TensorFlow can decode: the file itself, or a PNG of what Pillow reads from it."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise UnreadableImageError(f"{name}: cannot read ({error.strerror})") from None
+    try:
+        decode_image(tf.constant(data))
+        return data
+    except tf.errors.OpError:
+        return tf.io.encode_png(image_from_bytes(data, name)).numpy()
+
+
+def _example(data: bytes, index: int, name: str) -> bytes:
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[data])),
+        "index": tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
+        "name": tf.train.Feature(bytes_list=tf.train.BytesList(value=[name.encode("utf-8")])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write_tfrecords(
+    inputs: str | Sequence[str], output_prefix: str, num_shards: int, seed: int = 0
+) -> WriteSummary:
+    """Write the photos under `inputs` to `num_shards` files "<output_prefix>-SSSSS-of-NNNNN.tfrecord"."""
+    if num_shards < 1:
+        raise ValueError(f"num_shards must be at least 1, got {num_shards}.")
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    paths = list_images(inputs)
+    if not paths:
+        raise FileNotFoundError(f"No photos in {inputs}")
+    names = _relative_names(inputs, paths)
+    folder = os.path.dirname(output_prefix)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    files = [f"{output_prefix}-{s:05d}-of-{num_shards:05d}.tfrecord" for s in range(num_shards)]
+    order = np.random.default_rng(seed).permutation(len(paths))
+    skipped, written = {}, 0
+
+    def encode(index: int) -> tuple[int, bytes | UnreadableImageError]:
+        try:
+            return index, _encoded(paths[index], names[index])
+        except UnreadableImageError as error:
+            return index, error
+
+    writers = [tf.io.TFRecordWriter(f) for f in files]
+    try:
+        with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            for position, (index, data) in enumerate(pool.map(encode, order.tolist())):
+                if isinstance(data, UnreadableImageError):
+                    skipped[names[index]] = str(data).removeprefix(f"{names[index]}: ")
+                    continue
+                writers[position % num_shards].write(_example(data, index, names[index]))
+                written += 1
+    finally:
+        for writer in writers:
+            writer.close()
+    return WriteSummary(
+        f"{output_prefix}-*-of-{num_shards:05d}.tfrecord", files, written, dict(sorted(skipped.items()))
+    )
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string("input", None, "Photo folder or file (repeatable; folders searched recursively).")
+flags.DEFINE_string("output", None, "Output prefix: writes <output>-SSSSS-of-NNNNN.tfrecord.")
+flags.DEFINE_integer("num_shards", 16, "Number of shard files.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of the order in which photos are spread over the shards.")
+
+
+def main(argv):
+    del argv
+    summary = write_tfrecords(FLAGS.input, FLAGS.output, FLAGS.num_shards, FLAGS.seed)
+    print(summary.message())
+    if not summary.written:
+        raise SystemExit(f"No readable photos in {FLAGS.input}.")
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["input", "output"])
+    app.run(main)
