@@ -30,7 +30,13 @@ def decode_image(data) -> tf.Tensor:
     Gray, gray+alpha, RGBA, palette and 16-bit images become 8-bit RGB; an
     animated GIF gives its first frame.
     """
-    image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+    # JPEG with the accurate IDCT, as Pillow decodes it: TF's default (fast)
+    # differs by up to 8 levels, and `load_image` and this must agree.
+    image = tf.cond(
+        tf.io.is_jpeg(data),
+        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False),
+    )
     image.set_shape([None, None, 3])
     return image
 

@@ -17,6 +17,47 @@ from keras_colorize.model import is_regression
 WORK_SIZE = 256
 
 
+def to_work_size(lightness, work_size: int = WORK_SIZE):
+    """L [N, H, W, 1] -> L [N, work_size, work_size, 1] (antialiased)."""
+    lightness = ops.convert_to_tensor(lightness, "float32")
+    return ops.image.resize(lightness, (work_size, work_size), interpolation="bilinear", antialias=True)
+
+
+def predict_ab_small(model: keras.Model, small, temperature=DEFAULT_TEMPERATURE):
+    """L at the working size -> decoded ab at the model's output size (1/4).
+
+    Split from `predict_ab` so photos of different sizes can share one batched
+    forward pass (the CLI, the SavedModel) and still get exactly its result.
+    """
+    prediction = model(small, training=False)
+    if is_regression(model):
+        return ops.cast(prediction, "float32")
+    temperature = ops.reshape(ops.cast(temperature, "float32"), (-1, 1, 1, 1))
+    return annealed_mean(prediction, temperature)
+
+
+def _upsample_axis(x, size, axis: int):
+    """Bilinear resampling of one axis to `size` (half-pixel centres, edges clamped).
+
+    `ops.image.resize` refuses a size that is a symbolic tensor, which a
+    photo's size is inside the exported graph; this takes either.
+    """
+    source = ops.shape(x)[axis]
+    scale = ops.cast(source, "float32") / ops.cast(size, "float32")
+    position = (ops.cast(ops.arange(size), "float32") + 0.5) * scale - 0.5
+    position = ops.clip(position, 0.0, ops.cast(source - 1, "float32"))
+    low = ops.floor(position)
+    fraction = ops.reshape(position - low, [-1 if i == axis else 1 for i in range(4)])
+    low = ops.cast(low, "int32")
+    high = ops.minimum(low + 1, source - 1)
+    return ops.take(x, low, axis=axis) * (1.0 - fraction) + ops.take(x, high, axis=axis) * fraction
+
+
+def to_photo_size(ab, height, width):
+    """ab [N, h, w, 2] -> ab [N, height, width, 2], bilinear (as tf.image.resize)."""
+    return _upsample_axis(_upsample_axis(ab, height, axis=1), width, axis=2)
+
+
 def predict_ab(model: keras.Model, lightness, temperature=DEFAULT_TEMPERATURE, work_size: int = WORK_SIZE):
     """L [N, H, W, 1] in 0..100 -> ab [N, H, W, 2] at the input's own size.
 
@@ -24,14 +65,8 @@ def predict_ab(model: keras.Model, lightness, temperature=DEFAULT_TEMPERATURE, w
     """
     lightness = ops.convert_to_tensor(lightness, "float32")
     height, width = ops.shape(lightness)[1], ops.shape(lightness)[2]
-    small = ops.image.resize(lightness, (work_size, work_size), interpolation="bilinear", antialias=True)
-    prediction = model(small, training=False)
-    if is_regression(model):
-        ab = ops.cast(prediction, "float32")
-    else:
-        temperature = ops.reshape(ops.cast(temperature, "float32"), (-1, 1, 1, 1))
-        ab = annealed_mean(prediction, temperature)
-    return ops.image.resize(ab, (height, width), interpolation="bilinear")
+    ab = predict_ab_small(model, to_work_size(lightness, work_size), temperature)
+    return to_photo_size(ab, height, width)
 
 
 def colorize_rgb(model: keras.Model, rgb, temperature=DEFAULT_TEMPERATURE, work_size: int = WORK_SIZE):

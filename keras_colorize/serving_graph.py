@@ -1,0 +1,219 @@
+"""The SavedModel's signature functions: encoded photos in, colorized PNGs out.
+
+Only core TensorFlow ops (no py_function), so TF Serving runs them as they
+are. Each photo is checked and decoded on its own (`tf.map_fn`: photos differ
+in size), all of them go through the network as one batch at the working size
+(`keras_colorize.inference`, the path Python uses), and each is recombined
+with its own full-resolution lightness. Bad input fails the whole request with
+INVALID_ARGUMENT and a message that names the image index and the problem.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_colorize.colorizer import COLORIZE_MAX_PIXELS, lightness, recombine
+from keras_colorize.decoding import DEFAULT_TEMPERATURE
+from keras_colorize.images import decode_image
+from keras_colorize.inference import WORK_SIZE, predict_ab, predict_ab_small, to_photo_size, to_work_size
+from keras_colorize.model import is_regression
+
+FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
+_HEADER_BYTES = 32
+
+
+def _uint(header, start: int, length: int, big_endian: bool = False):
+    """Unsigned integer from `length` header bytes (int64)."""
+    order = range(length) if big_endian else reversed(range(length))
+    value = tf.constant(0, tf.int64)
+    for i in order:
+        value = value * 256 + header[start + i]
+    return value
+
+
+def _webp_size(header):
+    """[height, width] of a RIFF/WEBP header (lossy, lossless or extended)."""
+    lossless = header[15] == ord("L")
+    extended = header[15] == ord("X")
+    # VP8 (lossy): 14-bit width/height at bytes 26 and 28.
+    lossy_w = _uint(header, 26, 2) % 16384
+    lossy_h = _uint(header, 28, 2) % 16384
+    # VP8L: 14 bits (width - 1) then 14 bits (height - 1) from byte 21.
+    bits = _uint(header, 21, 4)
+    lossless_w = bits % 16384 + 1
+    lossless_h = (bits // 16384) % 16384 + 1
+    # VP8X: 24-bit (canvas width - 1) at 24, (height - 1) at 27.
+    extended_w = _uint(header, 24, 3) + 1
+    extended_h = _uint(header, 27, 3) + 1
+    width = tf.where(extended, extended_w, tf.where(lossless, lossless_w, lossy_w))
+    height = tf.where(extended, extended_h, tf.where(lossless, lossless_h, lossy_h))
+    return tf.stack([height, width])
+
+
+def header_size(data, code):
+    """[height, width] (int64) read from the file header of format `code`.
+
+    JPEG via `tf.image.extract_jpeg_shape`; PNG, GIF, BMP and WebP store their
+    dimensions at fixed offsets of the first 30 bytes.
+    """
+    padded = tf.strings.join([data, tf.constant(b"\0" * _HEADER_BYTES)])
+    header = tf.cast(tf.io.decode_raw(tf.strings.substr(padded, 0, _HEADER_BYTES), tf.uint8), tf.int64)
+
+    def png():
+        return tf.stack([_uint(header, 20, 4, big_endian=True), _uint(header, 16, 4, big_endian=True)])
+
+    def bmp():  # BITMAPINFOHEADER: signed 32-bit; negative height = top-down rows
+        height = _uint(header, 22, 4)
+        height = tf.where(height >= 2**31, 2**32 - height, height)
+        return tf.stack([height, _uint(header, 18, 4)])
+
+    branches = [
+        lambda: tf.cast(tf.image.extract_jpeg_shape(data)[:2], tf.int64),
+        png,
+        lambda: tf.stack([_uint(header, 8, 2), _uint(header, 6, 2)]),
+        bmp,
+        lambda: _webp_size(header),
+        lambda: tf.zeros([2], tf.int64),
+    ]
+    return tf.switch_case(code, branches)
+
+
+def image_format(data):
+    """Index into FORMATS from the magic bytes, len(FORMATS) if none matches."""
+    start = tf.strings.substr(tf.strings.join([data, tf.constant(b"\0" * 12)]), 0, 12)
+    matches = tf.stack(
+        [
+            tf.strings.substr(start, 0, 3) == b"\xff\xd8\xff",
+            tf.strings.substr(start, 0, 8) == b"\x89PNG\r\n\x1a\n",
+            tf.strings.substr(start, 0, 4) == b"GIF8",
+            tf.strings.substr(start, 0, 2) == b"BM",
+            (tf.strings.substr(start, 0, 4) == b"RIFF") & (tf.strings.substr(start, 8, 4) == b"WEBP"),
+            tf.constant(True),
+        ]
+    )
+    return tf.cast(tf.argmax(tf.cast(matches, tf.int32)), tf.int32)
+
+
+def checked_decode(data, index, max_pixels: int = COLORIZE_MAX_PIXELS):
+    """Validate one encoded photo (format, size from its header) and decode it.
+
+    The pixel limit is checked on the header, before any pixel is decoded.
+    """
+    name = tf.strings.format("image_bytes[{}]", index)
+    code = image_format(data)
+    size = header_size(data, code)
+    megapixels = tf.strings.as_string(tf.cast(size[0] * size[1], tf.float64) / 1e6, precision=1)
+    checks = [
+        tf.debugging.Assert(tf.strings.length(data) > 0, [tf.strings.join([name, ": empty, no bytes"])]),
+        tf.debugging.Assert(
+            code < len(FORMATS),
+            [tf.strings.join([name, ": not an image (expected ", ", ".join(FORMATS), " bytes)"])],
+        ),
+        tf.debugging.Assert(
+            size[0] * size[1] <= max_pixels,
+            [
+                tf.strings.join(
+                    [
+                        name,
+                        tf.strings.format(": too large, {}x{} = ", (size[1], size[0])),
+                        megapixels,
+                        f" megapixels (the limit is {max_pixels / 1e6:g} megapixels)",
+                    ]
+                )
+            ],
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return decode_image(tf.identity(data))
+
+
+def _check_batch(count, temperature):
+    return [
+        tf.debugging.assert_positive(count, message="Empty batch: send at least one image"),
+        tf.debugging.assert_equal(
+            tf.size(temperature), count, message="temperature needs exactly one value per image"
+        ),
+        tf.debugging.assert_positive(temperature, message="temperature must be > 0"),
+    ]
+
+
+def colorize_bytes(model: keras.Model, image_bytes, temperature, work_size: int = WORK_SIZE, max_pixels=None):
+    """Encoded photos [N] + temperatures [N] -> colorized PNG bytes [N], each at its own size.
+
+    Photos are decoded twice (for the batched forward pass, then for the
+    full-resolution recombination) so only one full-size photo is held at a time.
+    """
+    max_pixels = max_pixels or COLORIZE_MAX_PIXELS
+    count = tf.size(image_bytes)
+    with tf.control_dependencies(_check_batch(count, temperature)):
+        indices = tf.range(count)
+
+    def shrink(args):
+        data, index = args
+        L = lightness(checked_decode(data, index, max_pixels)[None])
+        return to_work_size(L, work_size)[0]
+
+    small = tf.map_fn(
+        shrink,
+        (image_bytes, indices),
+        fn_output_signature=tf.TensorSpec([work_size, work_size, 1], tf.float32),
+        parallel_iterations=1,
+    )
+    ab_small = predict_ab_small(model, small, temperature)
+
+    def finish(args):
+        data, ab = args
+        L = lightness(decode_image(data)[None])
+        ab = to_photo_size(ab[None], tf.shape(L)[1], tf.shape(L)[2])
+        return tf.io.encode_png(recombine(L, ab)[0])
+
+    return tf.map_fn(
+        finish,
+        (image_bytes, ab_small),
+        fn_output_signature=tf.TensorSpec([], tf.string),
+        parallel_iterations=1,
+    )
+
+
+def signature_functions(model: keras.Model, work_size: int = WORK_SIZE, max_pixels=None):
+    """{name: (fn, input_signature)} for ExportArchive.add_endpoint."""
+    max_pixels = max_pixels or COLORIZE_MAX_PIXELS
+    image_spec = tf.TensorSpec([None], tf.string, name="image_bytes")
+    temperature_spec = tf.TensorSpec([None], tf.float32, name="temperature")
+    lightness_spec = tf.TensorSpec([None, None, None, 1], tf.float32, name="L")
+
+    def serving_default(image_bytes):
+        temperature = tf.fill(tf.shape(image_bytes), tf.constant(DEFAULT_TEMPERATURE, tf.float32))
+        return {"colorized_png_bytes": colorize_bytes(model, image_bytes, temperature, work_size, max_pixels)}
+
+    def colorize(image_bytes, temperature):
+        return {"colorized_png_bytes": colorize_bytes(model, image_bytes, temperature, work_size, max_pixels)}
+
+    def _check_lightness(L):
+        shape = tf.shape(L)
+        return [
+            tf.debugging.assert_positive(shape[0], message="Empty batch: send at least one image"),
+            tf.debugging.assert_less_equal(
+                tf.cast(shape[1], tf.int64) * tf.cast(shape[2], tf.int64),
+                tf.constant(max_pixels, tf.int64),
+                message=f"L is too large: the limit is {max_pixels / 1e6:g} megapixels per image",
+            ),
+        ]
+
+    def ab(L, temperature):
+        with tf.control_dependencies(_check_lightness(L) + _check_batch(tf.shape(L)[0], temperature)):
+            L = tf.identity(L)
+        return {"ab": predict_ab(model, L, temperature, work_size)}
+
+    def distribution(L):
+        with tf.control_dependencies(_check_lightness(L)):
+            L = tf.identity(L)
+        return {"probs": model(to_work_size(L, work_size), training=False)}
+
+    functions = {
+        "serving_default": (serving_default, [image_spec]),
+        "colorize": (colorize, [image_spec, temperature_spec]),
+        "ab": (ab, [lightness_spec, temperature_spec]),
+    }
+    if not is_regression(model):
+        functions["distribution"] = (distribution, [lightness_spec])
+    return functions
