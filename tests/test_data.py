@@ -114,7 +114,7 @@ def test_training_is_shuffled_and_reproducible(photo_paths):
 
 def test_training_crops_differ_from_eval_crops(photo_paths):
     folder = [str(photo_paths[0].parent)]
-    eval_indices, eval_images = run_epoch(make_dataset(folder, SIZE, 4, training=False)[0])
+    _, eval_images = run_epoch(make_dataset(folder, SIZE, 4, training=False)[0])
     indices, images = run_epoch(make_dataset(folder, SIZE, 4, training=True)[0])
     images = images[np.argsort(indices)]
     differences = np.abs(images.astype(np.int32) - eval_images).mean(axis=(1, 2, 3))
@@ -192,7 +192,7 @@ def test_drop_remainder_is_not_reported_as_skipped(broken):
     good = broken["good"]
     batch_size = 5
     dataset, report = make_dataset(folder, SIZE, batch_size, training=True)
-    for epoch in range(2):  # the second epoch uses what the first one learned
+    for _ in range(2):  # the second epoch uses what the first one learned
         indices, _ = run_epoch(dataset)
         assert len(indices) == good - good % batch_size
         message = report.finish_epoch(indices)
