@@ -1,0 +1,218 @@
+"""Train a colorization network: `python -m keras_colorize.train --flagfile=configs/<name>.cfg`.
+
+The Python API is `TrainConfig` + `run_training(config)`; the CLI only
+turns flags into a `TrainConfig`. Defaults are the paper's (Zhang et al.
+2016, Sec. 3 and the released Caffe solver): batch 40, Adam lr 3e-5 (beta1
+0.9, beta2 0.99), weight decay 1e-3, lr drops at 200k and 375k steps,
+450k steps. A run resumes from the newest checkpoint in --model_dir; see
+`trainer.py` for the loop and docs/performance.md for speed.
+"""
+
+import dataclasses
+import os
+import sys
+
+import tensorflow as tf
+from absl import app, flags, logging
+
+from keras_colorize.distribute import STRATEGIES
+from keras_colorize.model import VARIANTS
+
+LOSSES = ("rebalanced", "plain", "l2")
+PRECISIONS = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run needs; defaults are the paper's.
+
+    `epochs` and `max_steps` both bound the run (whichever comes first; at
+    least one must be set). `steps_per_epoch` caps an epoch (None: one pass
+    over the training data). `inject_nan_at_step` is for testing only: it
+    multiplies that step's loss by NaN to exercise the NaN guard.
+    """
+
+    train_data: list[str] = dataclasses.field(default_factory=list)
+    model_dir: str = ""
+    val_data: list[str] = dataclasses.field(default_factory=list)
+    image_size: int = 256
+    batch_size: int = 40
+    epochs: int | None = None
+    steps_per_epoch: int | None = None
+    max_steps: int | None = 450_000
+    variant: str = "full"
+    width: float = 1.0
+    loss: str = "rebalanced"
+    prior: str | None = None
+    prior_max_images: int | None = None
+    rebalance_lambda: float = 0.5
+    learning_rate: float = 3e-5
+    beta_1: float = 0.9
+    beta_2: float = 0.99
+    weight_decay: float = 1e-3
+    lr_decay_steps: tuple[int, ...] = (200_000, 375_000)
+    lr_decay_factor: float = 0.316
+    seed: int = 0
+    skip_grayscale: bool = False
+    checkpoint_every_steps: int = 1000
+    keep_checkpoints: int = 3
+    log_every_steps: int = 100
+    val_images: int = 8
+    strategy: str = "default"
+    mixed_precision: str = "none"
+    jit: bool = False
+    progress: bool = True
+    inject_nan_at_step: int | None = None
+
+
+def _check_sources(name: str, sources: list[str]) -> None:
+    for source in sources:
+        if os.path.isdir(source) or os.path.isfile(source):
+            continue
+        if not tf.io.gfile.glob(source):
+            raise ValueError(f"--{name} {source!r}: no such folder or file, and no file matches the pattern.")
+
+
+def validate(config: TrainConfig) -> None:
+    """Raise ValueError naming the first bad setting."""
+    if config.variant not in VARIANTS:
+        raise ValueError(f"--variant {config.variant!r} is unknown; choose one of {', '.join(VARIANTS)}.")
+    if config.loss not in LOSSES:
+        raise ValueError(f"--loss {config.loss!r} is unknown; choose one of {', '.join(LOSSES)}.")
+    if (config.loss == "l2") != (config.variant == "l2"):
+        raise ValueError(
+            f"--loss {config.loss} does not fit --variant {config.variant}: the l2 loss needs the l2 "
+            "variant (ab regression head) and the l2 variant needs the l2 loss."
+        )
+    if config.strategy not in STRATEGIES:
+        raise ValueError(f"--strategy {config.strategy!r} is unknown; choose one of {', '.join(STRATEGIES)}.")
+    if config.mixed_precision not in PRECISIONS:
+        raise ValueError(
+            f"--mixed_precision {config.mixed_precision!r} is unknown; choose one of {', '.join(PRECISIONS)}."
+        )
+    if not config.model_dir:
+        raise ValueError("--model_dir is required.")
+    if not config.train_data:
+        raise ValueError("--train_data is required (folders of photos or TFRecord patterns).")
+    _check_sources("train_data", config.train_data)
+    _check_sources("val_data", config.val_data)
+    if config.prior and not os.path.isfile(config.prior):
+        raise ValueError(f"--prior {config.prior!r}: no such file.")
+    if config.image_size < 8 or config.image_size % 8:
+        raise ValueError(f"--image_size must be a positive multiple of 8, got {config.image_size}.")
+    if config.epochs is None and config.max_steps is None:
+        raise ValueError("Set --epochs or --max_steps (or both): otherwise training never ends.")
+    positive = {
+        "batch_size": config.batch_size,
+        "epochs": config.epochs,
+        "steps_per_epoch": config.steps_per_epoch,
+        "max_steps": config.max_steps,
+        "checkpoint_every_steps": config.checkpoint_every_steps,
+        "keep_checkpoints": config.keep_checkpoints,
+        "log_every_steps": config.log_every_steps,
+        "learning_rate": config.learning_rate,
+        "width": config.width,
+    }
+    for name, value in positive.items():
+        if value is not None and value <= 0:
+            raise ValueError(f"--{name} must be positive, got {value}.")
+    if config.val_images < 0 or config.weight_decay < 0:
+        raise ValueError("--val_images and --weight_decay must not be negative.")
+    if not 0.0 <= config.rebalance_lambda <= 1.0:
+        raise ValueError(f"--rebalance_lambda must be in [0, 1], got {config.rebalance_lambda}.")
+    if list(config.lr_decay_steps) != sorted(set(config.lr_decay_steps)):
+        raise ValueError(f"--lr_decay_steps must be increasing, got {list(config.lr_decay_steps)}.")
+
+
+def run_training(config: TrainConfig) -> dict:
+    """Train (or resume) as configured; returns model_path, steps, epochs,
+    wall_time_s, train_loss (mean of the last epoch), val_loss and model_dir.
+
+    Re-entrant: it reads no global flags and clears the Keras session, so one
+    process can train several models in turn.
+    """
+    from keras_colorize.trainer import Trainer
+
+    validate(config)
+    return Trainer(config).run()
+
+
+# The CLI's own flag registry: other modules (e.g. keras_colorize.prior) define
+# global absl flags with the same names, and importing this module for
+# `run_training` must define nothing global.
+CLI_FLAGS = flags.FlagValues()
+
+
+def define_flags(flag_values: flags.FlagValues) -> None:
+    """The CLI flags, one per `TrainConfig` field."""
+    d = TrainConfig()
+    fv = {"flag_values": flag_values}
+    flags.DEFINE_multi_string("train_data", [], "Training photos: folders or TFRecord patterns.", **fv)
+    flags.DEFINE_multi_string("val_data", [], "Validation photos: folders or TFRecord patterns.", **fv)
+    flags.DEFINE_string("model_dir", None, "Checkpoints, logs and the final model go here.", **fv)
+    flags.DEFINE_integer("image_size", d.image_size, "Square training crop size (multiple of 8).", **fv)
+    flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size (all replicas).", **fv)
+    flags.DEFINE_integer("epochs", d.epochs, "Number of epochs (None: until --max_steps).", **fv)
+    flags.DEFINE_integer("steps_per_epoch", d.steps_per_epoch, "Cap on steps per epoch.", **fv)
+    flags.DEFINE_integer("max_steps", d.max_steps, "Total training steps (None: --epochs bounds).", **fv)
+    flags.DEFINE_enum("variant", d.variant, list(VARIANTS), "Network variant.", **fv)
+    flags.DEFINE_float("width", d.width, "Channel multiplier (1.0 = the paper's).", **fv)
+    flags.DEFINE_enum("loss", d.loss, list(LOSSES), "rebalanced / plain cross-entropy, or l2.", **fv)
+    flags.DEFINE_string("prior", d.prior, "Smoothed ab prior (.npy); computed if absent.", **fv)
+    flags.DEFINE_integer("prior_max_images", None, "Photos used to compute the prior (None: all).", **fv)
+    flags.DEFINE_float("rebalance_lambda", d.rebalance_lambda, "Prior/uniform mixing lambda.", **fv)
+    flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.", **fv)
+    flags.DEFINE_float("beta_1", d.beta_1, "Adam beta1.", **fv)
+    flags.DEFINE_float("beta_2", d.beta_2, "Adam beta2.", **fv)
+    flags.DEFINE_float("weight_decay", d.weight_decay, "L2 weight decay on kernels (Caffe-style).", **fv)
+    flags.DEFINE_list("lr_decay_steps", [str(s) for s in d.lr_decay_steps], "Steps where lr drops.", **fv)
+    flags.DEFINE_float("lr_decay_factor", d.lr_decay_factor, "lr multiplier at each drop.", **fv)
+    flags.DEFINE_integer("seed", d.seed, "Seed of weights, data order and crops.", **fv)
+    flags.DEFINE_boolean("skip_grayscale", d.skip_grayscale, "Drop photos without colour.", **fv)
+    flags.DEFINE_integer("checkpoint_every_steps", d.checkpoint_every_steps, "Checkpoint period.", **fv)
+    flags.DEFINE_integer("keep_checkpoints", d.keep_checkpoints, "Checkpoints kept.", **fv)
+    flags.DEFINE_integer("log_every_steps", d.log_every_steps, "Logging period (steps).", **fv)
+    flags.DEFINE_integer("val_images", d.val_images, "Validation photos shown in TensorBoard.", **fv)
+    flags.DEFINE_enum("strategy", d.strategy, list(STRATEGIES), "Distribution strategy.", **fv)
+    flags.DEFINE_enum("mixed_precision", d.mixed_precision, list(PRECISIONS), "Compute dtype.", **fv)
+    flags.DEFINE_boolean("jit", d.jit, "XLA-compile the forward/backward computation.", **fv)
+    flags.DEFINE_boolean("progress", d.progress, "Show a progress bar.", **fv)
+    flags.DEFINE_integer("inject_nan_at_step", None, "TESTING ONLY: make this step's loss NaN.", **fv)
+
+
+def config_from_flags(flag_values: flags.FlagValues) -> TrainConfig:
+    values = {f.name: flag_values[f.name].value for f in dataclasses.fields(TrainConfig)}
+    values["lr_decay_steps"] = tuple(int(s) for s in values["lr_decay_steps"])
+    values["model_dir"] = values["model_dir"] or ""
+    return TrainConfig(**values)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    from keras_colorize.trainer import NonFiniteLossError
+
+    try:
+        results = run_training(config_from_flags(CLI_FLAGS))
+    except (ValueError, NonFiniteLossError) as error:
+        logging.error("%s", error)
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    print(f"Saved {results['model_path']} after {results['steps']} steps ({results['wall_time_s']:.0f} s).")
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """Parse into CLI_FLAGS (--flagfile included); exit with the problem on bad flags."""
+    flags.FLAGS(argv[:1])  # absl's own flags keep their defaults
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint INFO lines are noise here
+    try:
+        return CLI_FLAGS(argv)
+    except flags.Error as error:
+        print(f"error: {error}\nRun with --help for the flags.", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    define_flags(CLI_FLAGS)
+    flags.DEFINE_flag(app.HelpFlag(), flag_values=CLI_FLAGS)
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,431 @@
+"""The training loop behind `keras_colorize.train`.
+
+One custom step serves every strategy (default, mirrored, multi_worker,
+tpu): `strategy.run` of a replica step that turns uint8 crops into
+(L, ab) on the device (`preprocessing.training_pair`), runs the network to
+its float32 logits, takes the per-image loss of the loss layer, averages it
+over the GLOBAL batch (`tf.nn.compute_average_loss`) and lets the Keras
+optimizer all-reduce and apply the gradients.
+
+Resume is exact. Everything random is a pure function of (seed, epoch):
+weights are initialised from the seed, and the data pipeline shuffles and
+crops with stateless randomness keyed by (seed, epoch). So there is no RNG
+state to save; a checkpoint holds the model, the optimizer (slots, step
+count, loss scale) and the data position (epoch, batches consumed). On
+restart the epoch's dataset is rebuilt with the same (seed, epoch) and the
+consumed batches are skipped, which replays the same crops in the same order.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_colorize.checkpointing import CheckpointManager, atomic_write, atomic_write_json
+from keras_colorize.data import make_dataset
+from keras_colorize.distribute import WriteDir, is_chief, make_strategy, worker_info
+from keras_colorize.inference import colorize_rgb
+from keras_colorize.losses import make_loss
+from keras_colorize.model import build_model, logits_model
+from keras_colorize.optimizer import current_learning_rate, make_optimizer, weight_decay_loss
+from keras_colorize.preprocessing import training_pair
+from keras_colorize.rebalance import rebalancing_weights
+
+PRECISIONS = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+LOG_FILE = "train_log.jsonl"  # one line per step: {"step", "epoch", "loss"}; a resumed run appends
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as f:  # np.save(path) would append ".npy" to the temporary name
+        np.save(f, array)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss or the gradients became NaN/Inf; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class _Position:
+    """Where training stands; saved with every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    epoch_loss_sum: float = 0.0
+    epoch_steps: int = 0
+    epochs_done: int = 0
+    train_loss: float | None = None
+    val_loss: float | None = None
+    wall_time_s: float = 0.0
+
+
+class Trainer:
+    """Runs one `TrainConfig` (see `keras_colorize.train.run_training`)."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def run(self) -> dict:
+        # A multi-worker strategy must exist before TensorFlow's runtime starts.
+        self.strategy = make_strategy(self.config.strategy)
+        previous_policy = keras.config.dtype_policy()
+        keras.backend.clear_session()
+        keras.config.set_dtype_policy(PRECISIONS[self.config.mixed_precision])
+        keras.utils.set_random_seed(self.config.seed)
+        self.out = WriteDir(self.config.model_dir, is_chief(self.strategy))
+        try:
+            return self._run()
+        finally:
+            self.out.cleanup()
+            keras.config.set_dtype_policy(previous_policy)
+
+    # -- setup --------------------------------------------------------------
+
+    def _run(self) -> dict:
+        c = self.config
+        started = time.time()
+        self.chief = self.out.chief
+        self.num_workers, self.worker_index = worker_info(self.strategy)
+        self.replicas = self.strategy.num_replicas_in_sync
+        if c.batch_size % self.replicas:
+            raise ValueError(f"--batch_size {c.batch_size} is not divisible by the {self.replicas} replicas.")
+        os.makedirs(self.out.path, exist_ok=True)
+        prior = self._prior()
+        with self.strategy.scope():
+            self.model = build_model(c.variant, c.width)
+            self.net = logits_model(self.model)
+            self.optimizer = make_optimizer(
+                c.learning_rate,
+                c.beta_1,
+                c.beta_2,
+                c.lr_decay_steps,
+                c.lr_decay_factor,
+                loss_scaling=c.mixed_precision == "float16",
+            )
+            self.optimizer.build(self.model.trainable_variables)
+            weights = rebalancing_weights(prior, c.rebalance_lambda) if c.loss == "rebalanced" else None
+            self.loss_fn = make_loss(c.loss, weights)
+        self.inference_model = self._float32_copy()
+        self.counters = {
+            name: tf.Variable(0, dtype=tf.int64, trainable=False)
+            for name in ("step", "epoch", "batch_in_epoch")
+        }
+        checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, **self.counters)
+        self.checkpoints = CheckpointManager(
+            checkpoint, os.path.join(self.out.path, "checkpoints"), c.keep_checkpoints
+        )
+        position, seen = self._restore(checkpoint)
+        self._build_steps()
+        self._open_logs()
+        self.val_batch = self._val_preview()
+        self._train(position, seen, started)
+        return self._finish(position)
+
+    def _prior(self) -> np.ndarray:
+        c = self.config
+        saved = os.path.join(c.model_dir, "prior.npy")
+        if c.prior:
+            prior = np.load(c.prior)
+        elif os.path.exists(saved):
+            prior = np.load(saved)
+        else:
+            from keras_colorize.prior import compute_prior
+
+            self._say(f"Computing the ab prior of {', '.join(c.train_data)} ...")
+            prior = compute_prior(
+                c.train_data, image_size=c.image_size, batch_size=c.batch_size, max_images=c.prior_max_images
+            )
+        prior = np.asarray(prior, np.float64)
+        rebalancing_weights(prior)  # raises on anything but a distribution over the bins
+        if c.prior or not os.path.exists(saved):
+            atomic_write(os.path.join(self.out.path, "prior.npy"), lambda tmp: _save_npy(tmp, prior))
+        return prior
+
+    def _float32_copy(self) -> keras.Model:
+        """An undistributed float32 twin of the model for previews and the saved model."""
+        policy = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("float32")
+        try:
+            return build_model(self.config.variant, self.config.width)
+        finally:
+            keras.config.set_dtype_policy(policy)
+
+    def _restore(self, checkpoint) -> tuple[_Position, list[np.ndarray]]:
+        """Resume from the newest checkpoint in model_dir (every worker reads the chief's)."""
+        reader = CheckpointManager(checkpoint, os.path.join(self.config.model_dir, "checkpoints"))
+        if self.chief:
+            reader.remove_stale_temporaries()
+        state = reader.restore_latest()
+        if state is None:
+            return _Position(), []
+        position = _Position(**state["position"])
+        position.step = int(self.counters["step"].numpy())
+        position.epoch = int(self.counters["epoch"].numpy())
+        position.batch_in_epoch = int(self.counters["batch_in_epoch"].numpy())
+        seen = list(reader.load_array(position.step, "seen"))
+        self._say(
+            f"Resuming from step {position.step} (epoch {position.epoch}, "
+            f"batch {position.batch_in_epoch} of the epoch)."
+        )
+        return position, seen
+
+    def _build_steps(self) -> None:
+        c, strategy, model = self.config, self.strategy, self.model
+        check_gradients = c.mixed_precision != "float16"  # loss scaling skips inf steps itself
+
+        def gradients(rgb, poison):
+            lightness, ab = training_pair(rgb)
+            with tf.GradientTape() as tape:
+                per_image = self.loss_fn(ab, self.net(lightness, training=True))
+                data_loss = tf.nn.compute_average_loss(per_image, global_batch_size=c.batch_size) * poison
+                total = data_loss
+                if c.weight_decay:
+                    total += tf.nn.scale_regularization_loss(weight_decay_loss(model, c.weight_decay))
+                scaled = self.optimizer.scale_loss(total)
+            return data_loss, tape.gradient(scaled, model.trainable_variables)
+
+        if c.jit:
+            gradients = tf.function(gradients, jit_compile=True)
+
+        def replica_step(batch, poison):
+            data_loss, grads = gradients(batch["rgb"], poison)
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+            self.optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            bad = tf.cast(tf.logical_and(check_gradients, tf.logical_not(finite)), tf.float32)
+            return data_loss, bad
+
+        @tf.function
+        def train_step(batch, poison):
+            data_loss, bad = strategy.run(replica_step, args=(batch, poison))
+            total = strategy.reduce(tf.distribute.ReduceOp.SUM, data_loss, axis=None)
+            bad = strategy.reduce(tf.distribute.ReduceOp.SUM, bad, axis=None)
+            return total, bad, strategy.gather(batch["index"], axis=0)
+
+        def replica_eval(batch):
+            lightness, ab = training_pair(batch["rgb"])
+            per_image = self.loss_fn(ab, self.net(lightness, training=False))
+            return tf.reduce_sum(per_image), tf.cast(tf.shape(per_image)[0], tf.float32)
+
+        @tf.function
+        def eval_step(batch):
+            total, count = strategy.run(replica_eval, args=(batch,))
+            return (
+                strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None),
+                strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None),
+            )
+
+        self.train_step, self.eval_step = train_step, eval_step
+
+    def _open_logs(self) -> None:
+        logs = os.path.join(self.config.model_dir, "logs")
+        if self.chief:
+            self.train_writer = tf.summary.create_file_writer(os.path.join(logs, "train"))
+            self.val_writer = tf.summary.create_file_writer(os.path.join(logs, "val"))
+        else:
+            self.train_writer = self.val_writer = tf.summary.create_noop_writer()
+
+    # -- data ---------------------------------------------------------------
+
+    def _dataset(self, sources, training: bool, epoch: int = 0, skip_steps: int = 0):
+        """A distributed one-epoch dataset (this worker's shard) and its EpochReport."""
+        c, found = self.config, {}
+        replicas_per_pipeline = self.replicas // self.num_workers
+
+        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            pipelines = context.num_input_pipelines
+            ds, found["report"] = make_dataset(
+                sources,
+                c.image_size,
+                context.get_per_replica_batch_size(c.batch_size),
+                training,
+                seed=c.seed,
+                skip_grayscale=c.skip_grayscale,
+                shard=(pipelines, context.input_pipeline_id) if pipelines > 1 else None,
+                # Workers must agree on the number of steps, so multi-worker drops partial batches.
+                drop_remainder=training or pipelines > 1,
+                epoch=epoch,
+            )
+            if training and c.steps_per_epoch:
+                ds = ds.take(c.steps_per_epoch * replicas_per_pipeline)
+            ds = ds.skip(skip_steps * replicas_per_pipeline)
+            # Decoding errors make the length unknown to tf.data; the photo count bounds it.
+            batches = found["report"].num_sources // context.get_per_replica_batch_size(c.batch_size)
+            if training and c.steps_per_epoch:
+                batches = min(batches, c.steps_per_epoch * replicas_per_pipeline)
+            found["steps"] = batches // replicas_per_pipeline
+            return ds
+
+        dataset = self.strategy.distribute_datasets_from_function(dataset_fn)
+        return dataset, found
+
+    def _val_preview(self) -> np.ndarray | None:
+        """The first --val_images validation crops (uint8), shown colorized every epoch."""
+        c = self.config
+        if not (self.chief and c.val_data and c.val_images):
+            return None
+        ds, _ = make_dataset(c.val_data, c.image_size, c.val_images, training=False, drop_remainder=False)
+        return next(iter(ds))["rgb"].numpy()
+
+    # -- training -----------------------------------------------------------
+
+    def _train(self, position: _Position, seen: list[np.ndarray], started: float) -> None:
+        c = self.config
+        self.wall_offset, self.started = position.wall_time_s, started
+        if c.val_data:
+            self.val_dataset, _ = self._dataset(c.val_data, training=False)
+        while not self._done(position):
+            dataset, found = self._dataset(c.train_data, True, position.epoch, position.batch_in_epoch)
+            bar = keras.utils.Progbar(found["steps"], verbose=1 if (self.chief and c.progress) else 0)
+            pending: list[tuple] = []
+            for batch in dataset:
+                poison = math.nan if position.step + 1 == c.inject_nan_at_step else 1.0
+                loss, bad, indices = self.train_step(batch, tf.constant(poison, tf.float32))
+                position.step += 1
+                position.batch_in_epoch += 1
+                pending.append((position.step, loss, bad))
+                seen.append(indices)
+                checkpoint_now = position.step % c.checkpoint_every_steps == 0
+                if position.step % c.log_every_steps == 0 or checkpoint_now:
+                    self._flush(pending, position, bar)
+                if checkpoint_now:
+                    self._save(position, seen)
+                if c.max_steps and position.step >= c.max_steps:
+                    break
+            self._flush(pending, position, bar)
+            self._end_epoch(position, seen, found["report"])
+            seen.clear()
+            self._save(position, seen)
+
+    def _done(self, position: _Position) -> bool:
+        epochs, max_steps = self.config.epochs, self.config.max_steps
+        return bool((epochs and position.epoch >= epochs) or (max_steps and position.step >= max_steps))
+
+    def _flush(self, pending: list[tuple], position: _Position, bar: keras.utils.Progbar) -> None:
+        """Fetch the pending losses (one device sync), stop on NaN/Inf, log them."""
+        if not pending:
+            return
+        records = [(step, float(loss), float(bad)) for step, loss, bad in pending]
+        pending.clear()
+        if self.chief:
+            with open(os.path.join(self.config.model_dir, LOG_FILE), "a", encoding="utf-8") as log:
+                for step, loss, _ in records:
+                    log.write(json.dumps({"step": step, "epoch": position.epoch, "loss": loss}) + "\n")
+        for step, loss, bad in records:
+            if not math.isfinite(loss) or bad:
+                raise NonFiniteLossError(self._nan_message(step, position.epoch, loss, bad))
+        losses = [loss for _, loss, _ in records]
+        position.epoch_loss_sum += sum(losses)
+        position.epoch_steps += len(losses)
+        learning_rate = current_learning_rate(self.optimizer)
+        with self.train_writer.as_default(step=position.step):
+            tf.summary.scalar("loss", float(np.mean(losses)))
+            tf.summary.scalar("learning_rate", learning_rate)
+        bar.update(position.batch_in_epoch, [("loss", float(np.mean(losses)))])
+
+    def _nan_message(self, step: int, epoch: int, loss: float, bad: float) -> str:
+        what = f"the loss is {loss}" if not math.isfinite(loss) else "the gradients are not finite"
+        steps = self.checkpoints.steps()
+        kept = (
+            f"The last good checkpoint (step {steps[-1]}) is intact in {self.checkpoints.path(steps[-1])}"
+            if steps
+            else "No checkpoint had been written yet"
+        )
+        return (
+            f"Training stopped at step {step} (epoch {epoch}): {what}. {kept}. "
+            "Lower --learning_rate or check the data, then rerun to resume from the checkpoint."
+        )
+
+    def _end_epoch(self, position: _Position, seen: list, report) -> None:
+        c = self.config
+        local = self._local_indices(seen)
+        message = report.finish_epoch(local)
+        if message:
+            self._say(f"Epoch {position.epoch}: {message}", always=True)
+        position.train_loss = position.epoch_loss_sum / max(position.epoch_steps, 1)
+        position.val_loss = self._validate() if c.val_data else None
+        self.inference_model.set_weights(self.model.get_weights())
+        with self.train_writer.as_default(step=position.step):
+            tf.summary.scalar("epoch_loss", position.train_loss)
+        with self.val_writer.as_default(step=position.step):
+            if position.val_loss is not None:
+                tf.summary.scalar("loss", position.val_loss)
+            if self.val_batch is not None:
+                tf.summary.image("colorized", self._preview(), max_outputs=len(self.val_batch))
+        val = "" if position.val_loss is None else f", val loss {position.val_loss:.4f}"
+        train = f"train loss {position.train_loss:.4f}"
+        self._say(f"Epoch {position.epoch} done at step {position.step}: {train}{val}")
+        position.epoch += 1
+        position.epochs_done += 1
+        position.batch_in_epoch = 0
+        position.epoch_loss_sum, position.epoch_steps = 0.0, 0
+
+    def _local_indices(self, seen: list) -> np.ndarray:
+        """This worker's share of the gathered indices (its replicas' consecutive slices)."""
+        if not seen:
+            return np.zeros([0], np.int64)
+        steps = np.stack([np.asarray(s) for s in seen]).reshape(len(seen), self.num_workers, -1)
+        return steps[:, self.worker_index].reshape(-1)
+
+    def _validate(self) -> float:
+        total = count = 0.0
+        for batch in self.val_dataset:
+            batch_total, batch_count = self.eval_step(batch)
+            total, count = total + float(batch_total), count + float(batch_count)
+        return total / count if count else math.nan
+
+    def _preview(self) -> np.ndarray:
+        """[gray input | colorized | original] for each preview photo."""
+        rgb = self.val_batch.astype(np.float32) / 255.0
+        colorized = np.asarray(colorize_rgb(self.inference_model, rgb, work_size=self.config.image_size))
+        gray = np.repeat(np.asarray(tf.image.rgb_to_grayscale(rgb)), 3, axis=-1)
+        return np.concatenate([gray, colorized, rgb], axis=2)
+
+    def _save(self, position: _Position, seen: list) -> None:
+        """Checkpoint (every worker writes; only the chief's copy is kept)."""
+        position.wall_time_s = self.wall_offset + time.time() - self.started
+        for name in self.counters:
+            self.counters[name].assign(getattr(position, name))
+        state = {"position": dataclasses.asdict(position)}
+        indices = np.stack([np.asarray(s) for s in seen]) if seen else np.zeros([0, 0], np.int64)
+        self.checkpoints.save(position.step, state, {"seen": indices})
+
+    # -- results ------------------------------------------------------------
+
+    def _finish(self, position: _Position) -> dict:
+        c = self.config
+        model_path = os.path.join(c.model_dir, "model.keras")
+        self.inference_model.set_weights(self.model.get_weights())
+        position.wall_time_s = self.wall_offset + time.time() - self.started
+        results = {
+            "model_path": model_path,
+            "model_dir": c.model_dir,
+            "steps": position.step,
+            "epochs": position.epochs_done,
+            "wall_time_s": position.wall_time_s,
+            "train_loss": position.train_loss,
+            "val_loss": position.val_loss,
+        }
+        if self.chief:
+            atomic_write(model_path, self.inference_model.save)
+            summary = {
+                "variant": c.variant,
+                "loss": c.loss,
+                "width": c.width,
+                "image_size": c.image_size,
+                **results,
+                "config": dataclasses.asdict(c),
+            }
+            atomic_write_json(os.path.join(c.model_dir, "training.json"), summary)
+        self.train_writer.flush()
+        self.val_writer.flush()
+        return results
+
+    def _say(self, message: str, always: bool = False) -> None:
+        if self.chief or always:
+            prefix = f"[worker {self.worker_index}] " if self.num_workers > 1 else ""
+            print(prefix + message, flush=True)
