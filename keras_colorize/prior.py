@@ -88,11 +88,16 @@ def summary(counted: BinCounts, prior: np.ndarray) -> str:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("data_dir", None, "Photo folder, photo file or TFRecord pattern (repeatable).")
-flags.DEFINE_string("output", "prior.npy", "Where to save the smoothed prior (.npy, float64 [313]).")
-flags.DEFINE_integer("image_size", 256, "Crop size, as in training.", lower_bound=8)
-flags.DEFINE_integer("batch_size", 32, "Photos per batch.", lower_bound=1)
-flags.DEFINE_integer("max_images", None, "Use about this many photos (every k-th).", lower_bound=1)
+
+
+def define_flags() -> None:
+    """The CLI's flags, defined only when run as a program (importers have their own flags)."""
+    flags.DEFINE_multi_string("data_dir", None, "Photo folder, photo file or TFRecord pattern (repeatable).")
+    flags.DEFINE_string("output", "prior.npy", "Where to save the smoothed prior (.npy, float64 [313]).")
+    flags.DEFINE_integer("image_size", 256, "Crop size, as in training.", lower_bound=8)
+    flags.DEFINE_integer("batch_size", 32, "Photos per batch.", lower_bound=1)
+    flags.DEFINE_integer("max_images", None, "Use about this many photos (every k-th).", lower_bound=1)
+    flags.mark_flags_as_required(["data_dir"])
 
 
 def main(argv):
@@ -107,5 +112,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["data_dir"])
+    define_flags()
     app.run(main)

@@ -115,10 +115,17 @@ def write_tfrecords(
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("input", None, "Photo folder or file (repeatable; folders searched recursively).")
-flags.DEFINE_string("output", None, "Output prefix: writes <output>-SSSSS-of-NNNNN.tfrecord.")
-flags.DEFINE_integer("num_shards", 16, "Number of shard files.", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Seed of the order in which photos are spread over the shards.")
+
+
+def define_flags() -> None:
+    """The CLI's flags, defined only when run as a program (importers have their own flags)."""
+    flags.DEFINE_multi_string(
+        "input", None, "Photo folder or file (repeatable; folders searched recursively)."
+    )
+    flags.DEFINE_string("output", None, "Output prefix: writes <output>-SSSSS-of-NNNNN.tfrecord.")
+    flags.DEFINE_integer("num_shards", 16, "Number of shard files.", lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "Seed of the order in which photos are spread over the shards.")
+    flags.mark_flags_as_required(["input", "output"])
 
 
 def main(argv):
@@ -130,5 +137,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["input", "output"])
+    define_flags()
     app.run(main)
