@@ -1,0 +1,109 @@
+"""Colorize photo files and folders from the command line.
+
+    python -m keras_colorize.colorize --model=runs/full/model.keras \\
+        --input=photos/ --input=extra.jpg --output=colorized/
+
+Folders are searched recursively and their layout is kept under --output;
+every output is a PNG. Inputs are never overwritten: an --output that would
+replace one is refused before anything runs. Unreadable, non-image and
+too-large files are skipped and listed with their reason at the end; the exit
+status is non-zero only if no photo could be colorized.
+"""
+
+import os
+import sys
+
+import keras
+import numpy as np
+from absl import app, flags
+from PIL import Image
+
+from keras_colorize.colorizer import COLORIZE_MAX_PIXELS, Colorizer
+from keras_colorize.decoding import DEFAULT_TEMPERATURE
+from keras_colorize.images import UnreadableImageError
+from keras_colorize.photo_files import plan_outputs, print_summary
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "A .keras model, its directory, or an exported SavedModel.")
+flags.DEFINE_multi_string("input", None, "Photo files or folders (recursive); repeatable.")
+flags.DEFINE_string("output", None, "Folder for the colorized PNGs (created if needed).")
+flags.DEFINE_float(
+    "temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature (> 0); lower is more vivid."
+)
+flags.DEFINE_integer("batch_size", 8, "Photos per forward pass (all run at the working size).", lower_bound=1)
+flags.DEFINE_bool("side_by_side", False, "Write the input and the colorized photo next to each other.")
+flags.DEFINE_integer("max_pixels", COLORIZE_MAX_PIXELS, "Skip larger photos.", lower_bound=1)
+
+
+def _write(path: str, rgb: np.ndarray, original: np.ndarray | None) -> None:
+    if original is not None:
+        rgb = np.concatenate([original, rgb], axis=1)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    Image.fromarray(rgb).save(path)
+
+
+def colorize_files(
+    colorizer: Colorizer,
+    pairs: list[tuple[str, str]],
+    temperature: float,
+    batch_size: int,
+    side_by_side: bool = False,
+    progress: bool = True,
+) -> tuple[int, list[tuple[str, str]]]:
+    """Colorize and write each pair; returns (number written, [(input, reason) skipped])."""
+    done, skipped = 0, []
+    bar = keras.utils.Progbar(len(pairs), unit_name="photo") if progress else None
+    for start in range(0, len(pairs), batch_size):
+        loaded = []
+        for path, target in pairs[start : start + batch_size]:
+            try:
+                loaded.append((path, target, colorizer.load(path)))
+            except UnreadableImageError as error:
+                skipped.append((path, str(error).removeprefix(f"{path}: ")))
+        try:
+            results = colorizer.colorize([rgb for _, _, rgb in loaded], temperature, batch_size)
+        except Exception:  # one photo broke the batch: redo them singly so the rest go through
+            results = []
+            for path, _, rgb in loaded:
+                try:
+                    results.append(colorizer.colorize(rgb, temperature))
+                except Exception as error:
+                    results.append(None)
+                    skipped.append((path, f"colorization failed ({error})"))
+        for (path, target, rgb), result in zip(loaded, results, strict=True):
+            if result is None:
+                continue
+            try:
+                _write(target, result, rgb if side_by_side else None)
+                done += 1
+            except OSError as error:
+                skipped.append((path, f"cannot write {target} ({error.strerror or error})"))
+        if bar is not None:
+            bar.add(len(pairs[start : start + batch_size]))
+    return done, skipped
+
+
+def main(argv):
+    del argv
+    if FLAGS.temperature <= 0:
+        raise app.UsageError(f"--temperature must be > 0, got {FLAGS.temperature}")
+    try:
+        pairs, missing = plan_outputs(FLAGS.input, FLAGS.output)
+    except ValueError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 2
+    skipped = [(path, "no such file or folder") for path in missing]
+    done = 0
+    if pairs:
+        colorizer = Colorizer(FLAGS.model, max_pixels=FLAGS.max_pixels)
+        done, failed = colorize_files(
+            colorizer, pairs, FLAGS.temperature, FLAGS.batch_size, FLAGS.side_by_side
+        )
+        skipped += failed
+    print_summary(done, len(pairs) + len(missing), skipped, FLAGS.output)
+    return 0 if done else 1
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["model", "input", "output"])
+    app.run(main)
