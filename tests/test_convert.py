@@ -26,7 +26,7 @@ from torch import nn
 from keras_colorize import convert
 from keras_colorize.bins import NUM_BINS, bin_centers
 from keras_colorize.colorspace import rgb_uint8_to_lab
-from keras_colorize.decoding import mean
+from keras_colorize.decoding import DEFAULT_TEMPERATURE, mean
 from keras_colorize.model import build_model
 
 LAYOUT = pathlib.Path(__file__).parent / "fixtures" / "convert" / "eccv16_torch_state_dict_layout.json"
@@ -179,6 +179,21 @@ def test_converter_uses_every_published_tensor(reference):
             assert convert._torch_shape(targets[t["key"]]) == tuple(t["shape"]), t["key"]
 
 
+def test_transposed_conv_needs_no_kernel_flip():
+    """torch ConvTranspose2d(4, stride 2, padding 1) == Keras Conv2DTranspose 'same' after the permutation."""
+    torch_layer = nn.ConvTranspose2d(3, 2, 4, stride=2, padding=1)
+    x = np.random.default_rng(1).normal(size=(1, 5, 7, 3)).astype(np.float32)
+    with torch.no_grad():
+        expected = torch_layer(torch.from_numpy(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    keras_layer = keras.layers.Conv2DTranspose(2, 4, strides=2, padding="same")
+    keras_layer.build((1, 5, 7, 3))
+    kernel = np.transpose(torch_layer.weight.detach().numpy(), convert.TORCH_TO_KERAS)
+    keras_layer.set_weights([kernel, torch_layer.bias.detach().numpy()])
+    np.testing.assert_allclose(np.asarray(keras_layer(x)), expected, atol=1e-5)
+    keras_layer.set_weights([kernel[::-1, ::-1], torch_layer.bias.detach().numpy()])
+    assert np.max(np.abs(np.asarray(keras_layer(x)) - expected)) > 0.1
+
+
 def test_logits_and_mean_decoding_match_the_reference(reference, keras_model, lightness):
     for L in lightness:
         torch_logits = _torch_logits(reference, L)
@@ -213,6 +228,14 @@ def test_same_padding_on_stride_2_convs_fails_the_tolerance(reference, state_dic
     assert error > 100 * LOGITS_RTOL
 
 
+def test_the_temperature_assumption_is_explicit():
+    raw, raw_text = convert.temperature_assumption(False)
+    folded, folded_text = convert.temperature_assumption(True)
+    assert raw == pytest.approx(1 / 2.606) and raw == pytest.approx(DEFAULT_TEMPERATURE, rel=0.01)
+    assert folded == 1.0
+    assert "not folded in" in raw_text and "already includes" in folded_text
+
+
 def test_model_out_is_the_bin_table_over_110(state_dict):
     assert convert.decoder_ab_scale(state_dict) == 110.0
     unscaled = {convert.DECODER_KEY: bin_centers().T.reshape(2, NUM_BINS, 1, 1)}
@@ -238,12 +261,14 @@ def test_cli_writes_a_model_that_reloads(checkpoint, keras_model, lightness, tmp
     )
     assert result.returncode == 0, result.stderr
     assert "Assumed: model8.6 holds the raw logits" in result.stdout
+    assert "model_out.weight = bin_centers() / 110" in result.stdout
     assert sorted(p.name for p in output.parent.iterdir()) == ["model.keras", "training.json"]
     config = json.loads((output.parent / "training.json").read_text())
     assert config["variant"] == "full" and config["width"] == 1.0 and config["loss"] == "rebalanced"
     assert config["source"] == f"converted from {checkpoint}"
     assert config["assumed_temperature"] == pytest.approx(1 / 2.606)
     assert config["model_out_ab_scale"] == 110.0
+    assert config["assumption"] in result.stdout
     reloaded = keras.models.load_model(output, compile=False)
     for L in lightness[1:]:
         np.testing.assert_allclose(
