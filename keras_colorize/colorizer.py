@@ -9,6 +9,7 @@ wraps a `.keras` model or a SavedModel written by `keras_colorize.export`
 
 import io
 import os
+import warnings
 from collections.abc import Sequence
 
 import keras
@@ -156,8 +157,10 @@ class Colorizer:
             name = name or "<bytes>"
             data = bytes(image)
             try:  # Pillow reads only the header here: refuse before decoding
-                with Image.open(io.BytesIO(data)) as header:
-                    width, height = header.size
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check ourselves
+                    with Image.open(io.BytesIO(data)) as header:
+                        width, height = header.size
             except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
                 width = height = 0  # image_from_bytes gives the precise error
             if width * height > self.max_pixels:
