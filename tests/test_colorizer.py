@@ -63,7 +63,7 @@ def test_input_kinds_give_the_same_result(colorizer, photo_paths):
     path = str(photo_paths[2])
     rgb = load_image(path)
     expected = colorizer.colorize(path)
-    data = open(path, "rb").read()
+    data = photo_paths[2].read_bytes()
     np.testing.assert_array_equal(colorizer.colorize(data), expected)
     np.testing.assert_array_equal(colorizer.colorize(rgb), expected)
     np.testing.assert_array_equal(colorizer.colorize(rgb.astype(np.float32) / 255.0), expected)
@@ -125,7 +125,7 @@ def test_bad_inputs_name_the_input_and_the_problem(colorizer, photo_paths, tmp_p
             colorizer.colorize(str(tmp_path / name))
         message = str(raised.value)
         assert message.startswith(str(tmp_path / name)) and words in message, message
-    with pytest.raises(UnreadableImageError, match="too large, 12000x9000 = 108.0 megapixels"):
+    with pytest.raises(UnreadableImageError, match=r"too large, 12000x9000 = 108\.0 megapixels"):
         colorizer.load(str(tmp_path / "huge.jpg"))
     with pytest.raises(UnreadableImageError, match="image 1: expected an"):
         colorizer.colorize([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 5), np.uint8)])
