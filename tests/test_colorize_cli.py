@@ -1,0 +1,119 @@
+"""python -m keras_colorize.colorize: folders, layout, safety, skipped files, exit status."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from absl import flags
+from fixtures.bad_inputs import generate
+from PIL import Image
+
+import keras_colorize
+from keras_colorize import colorize
+from keras_colorize.colorizer import Colorizer
+from keras_colorize.photo_files import plan_outputs
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    keras.utils.set_random_seed(2)
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    keras_colorize.build_model("4block", width=0.125).save(path)
+    return str(path)
+
+
+def _run_in_process(*args: str) -> int:
+    """main() with these flags, as `python -m keras_colorize.colorize` would run it."""
+    flags.FLAGS(["colorize", *args])
+    try:
+        return colorize.main([])
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+def test_plan_keeps_layout_resolves_clashes_and_reports_missing(tmp_path):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    for name in ("in/a.jpg", "in/a.png", "in/sub/b.jpg", "single.jpg", "in/notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    pairs, missing = plan_outputs(
+        [str(tmp_path / "in"), str(tmp_path / "single.jpg"), str(tmp_path / "nope")], str(tmp_path / "out")
+    )
+    targets = {os.path.relpath(src, tmp_path): os.path.relpath(dst, tmp_path / "out") for src, dst in pairs}
+    assert targets == {
+        "in/a.jpg": "a.png",
+        "in/a.png": "a-1.png",
+        "in/sub/b.jpg": "sub/b.png",
+        "single.jpg": "single.png",
+    }
+    assert missing == [str(tmp_path / "nope")]
+
+
+def test_refuses_an_output_that_would_overwrite_an_input(model_path, photo_paths, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.open(photo_paths[0]).save(folder / "keep.png")
+    before = (folder / "keep.png").read_bytes()
+    assert _run_in_process(f"--model={model_path}", f"--input={folder}", f"--output={folder}") == 2
+    assert "would overwrite 1 input file(s)" in capsys.readouterr().err
+    assert (folder / "keep.png").read_bytes() == before and sorted(os.listdir(folder)) == ["keep.png"]
+
+
+def test_nothing_done_exits_non_zero(model_path, photo_paths, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name, (data, _) in generate.invalid(photo_paths[0].read_bytes(), huge=False).items():
+        (bad / name).write_bytes(data)
+    assert _run_in_process(f"--model={model_path}", f"--input={bad}", f"--output={tmp_path / 'out'}") == 1
+    out = capsys.readouterr().out
+    assert "Colorized 0 of 3" in out and "Skipped 3" in out
+
+
+def test_side_by_side_puts_the_input_first(model_path, photo_paths, tmp_path):
+    code = _run_in_process(
+        f"--model={model_path}", f"--input={photo_paths[0]}", f"--output={tmp_path}", "--side_by_side"
+    )
+    assert code == 0
+    pair = np.asarray(Image.open(tmp_path / (photo_paths[0].stem + ".png")))
+    original = np.asarray(Image.open(photo_paths[0]).convert("RGB"))
+    assert pair.shape == (original.shape[0], 2 * original.shape[1], 3)
+    np.testing.assert_array_equal(pair[:, : original.shape[1]], original)
+
+
+def test_cli_end_to_end_matches_the_python_api(model_path, photo_paths, tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "trip" / "day2").mkdir(parents=True)
+    for i, path in enumerate(photo_paths[:5]):
+        shutil.copy(path, photos / ("trip/day2" if i % 2 else "trip") / path.name)
+    expectations = generate.write_inputs(photos / "odd", photo_paths[0].read_bytes())
+    extra = photo_paths[6]
+    output = tmp_path / "colorized"
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_colorize.colorize", f"--model={model_path}", f"--input={photos}",
+         f"--input={extra}", f"--output={output}", "--batch_size=3", "--temperature=0.3"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    bad = sorted(name for name, words in expectations.items() if words is not None)
+    good = len(photo_paths[:5]) + 1 + len(expectations) - len(bad)
+    assert f"Colorized {good} of {good + len(bad)} photo(s)" in result.stdout
+    assert "Skipped 4: 1 corrupt or truncated, 1 empty file, 1 not an image, 1 too large" in result.stdout
+    for name in bad:
+        assert f"{photos / 'odd' / name}: " in result.stdout
+    assert "huge.jpg: too large, 12000x9000 = 108.0 megapixels (the limit is 50 megapixels)" in result.stdout
+    written = sorted(os.path.relpath(os.path.join(r, f), output) for r, _, fs in os.walk(output) for f in fs)
+    assert "trip/day2/" + photo_paths[1].stem + ".png" in written and extra.stem + ".png" in written
+    assert len(written) == good and all(name.endswith(".png") for name in written)
+    # Same photo, same temperature: the CLI writes exactly what the Python API returns.
+    colorizer = Colorizer(model_path)
+    checks = [
+        (photos / "trip" / photo_paths[0].name, "trip/" + photo_paths[0].stem + ".png"),
+        (photos / "odd" / "rgba.png", "odd/rgba.png"),
+        (extra, extra.stem + ".png"),
+    ]
+    for source, target in checks:
+        expected = colorizer.colorize(str(source), temperature=0.3)
+        np.testing.assert_array_equal(np.asarray(Image.open(output / target)), expected)
