@@ -152,9 +152,9 @@ def define_flags(flag_values: flags.FlagValues) -> None:
     flags.DEFINE_string("model_dir", None, "Checkpoints, logs and the final model go here.", **fv)
     flags.DEFINE_integer("image_size", d.image_size, "Square training crop size (multiple of 8).", **fv)
     flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size (all replicas).", **fv)
-    flags.DEFINE_integer("epochs", d.epochs, "Number of epochs (None: until --max_steps).", **fv)
-    flags.DEFINE_integer("steps_per_epoch", d.steps_per_epoch, "Cap on steps per epoch.", **fv)
-    flags.DEFINE_integer("max_steps", d.max_steps, "Total training steps (None: --epochs bounds).", **fv)
+    flags.DEFINE_integer("epochs", 0, "Number of epochs (0: until --max_steps).", **fv)
+    flags.DEFINE_integer("steps_per_epoch", 0, "Cap on steps per epoch (0: a full pass).", **fv)
+    flags.DEFINE_integer("max_steps", d.max_steps, "Total training steps (0: --epochs bounds).", **fv)
     flags.DEFINE_enum("variant", d.variant, list(VARIANTS), "Network variant.", **fv)
     flags.DEFINE_float("width", d.width, "Channel multiplier (1.0 = the paper's).", **fv)
     flags.DEFINE_enum("loss", d.loss, list(LOSSES), "rebalanced / plain cross-entropy, or l2.", **fv)
@@ -184,6 +184,8 @@ def config_from_flags(flag_values: flags.FlagValues) -> TrainConfig:
     values = {f.name: flag_values[f.name].value for f in dataclasses.fields(TrainConfig)}
     values["lr_decay_steps"] = tuple(int(s) for s in values["lr_decay_steps"])
     values["model_dir"] = values["model_dir"] or ""
+    for name in ("epochs", "steps_per_epoch", "max_steps"):
+        values[name] = values[name] or None  # 0 on the command line means "no limit"
     return TrainConfig(**values)
 
 
@@ -193,12 +195,10 @@ def main(argv: list[str]) -> None:
     from keras_colorize.trainer import NonFiniteLossError
 
     try:
-        results = run_training(config_from_flags(CLI_FLAGS))
+        run_training(config_from_flags(CLI_FLAGS))
     except (ValueError, NonFiniteLossError) as error:
-        logging.error("%s", error)
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
-    print(f"Saved {results['model_path']} after {results['steps']} steps ({results['wall_time_s']:.0f} s).")
 
 
 def parse_flags(argv: list[str]) -> list[str]:

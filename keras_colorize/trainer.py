@@ -421,6 +421,7 @@ class Trainer:
                 "config": dataclasses.asdict(c),
             }
             atomic_write_json(os.path.join(c.model_dir, "training.json"), summary)
+            self._say(f"Saved {model_path} after {position.step} steps ({position.wall_time_s:.0f} s).")
         self.train_writer.flush()
         self.val_writer.flush()
         return results

@@ -1,0 +1,154 @@
+"""Training on the fixture photos: the loss goes down, outputs follow the model-dir convention,
+bad settings are refused clearly, configs parse, checkpoints are written atomically."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from absl import flags
+
+from keras_colorize.train import TrainConfig, config_from_flags, define_flags, run_training, validate
+
+ROOT = pathlib.Path(__file__).parent.parent
+PHOTOS = str(ROOT / "tests" / "fixtures" / "photos")
+
+
+def tiny(model_dir, **overrides) -> TrainConfig:
+    settings = dict(
+        train_data=[PHOTOS],
+        model_dir=str(model_dir),
+        image_size=32,
+        batch_size=4,
+        epochs=6,
+        max_steps=None,
+        variant="4block",
+        width=0.125,
+        learning_rate=3e-3,
+        lr_decay_steps=(),
+        checkpoint_every_steps=1000,
+        log_every_steps=1,
+        val_images=0,
+        progress=False,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def step_losses(model_dir) -> dict[int, dict]:
+    """The train log's last record per step (a resumed run logs replayed steps again)."""
+    lines = pathlib.Path(model_dir, "train_log.jsonl").read_text().splitlines()
+    return {record["step"]: record for record in map(json.loads, lines)}
+
+
+def test_training_lowers_loss_and_writes_the_model_dir(tmp_path):
+    import keras
+
+    results = run_training(tiny(tmp_path, val_data=[PHOTOS], val_images=2, keep_checkpoints=2))
+    records = step_losses(tmp_path)
+    assert sorted(records) == list(range(1, 19))  # 12 photos / batch 4 = 3 steps x 6 epochs
+    by_epoch = [np.mean([r["loss"] for r in records.values() if r["epoch"] == e]) for e in range(6)]
+    # Each epoch sees all 12 photos, so the epoch means compare like with like.
+    assert by_epoch[-1] < 0.9 * by_epoch[0], by_epoch
+    assert results["steps"] == 18 and results["epochs"] == 6
+    assert results["train_loss"] == pytest.approx(by_epoch[-1], rel=1e-5)
+    assert np.isfinite(results["val_loss"]) and results["wall_time_s"] > 0
+
+    model = keras.models.load_model(results["model_path"])
+    probs = model.predict(np.full((2, 32, 32, 1), 50.0, np.float32), verbose=0)
+    assert probs.shape == (2, 8, 8, 313)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-4)
+
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert summary["variant"] == "4block" and summary["loss"] == "rebalanced"
+    assert summary["width"] == 0.125 and summary["image_size"] == 32 and summary["steps"] == 18
+    assert summary["config"]["learning_rate"] == 3e-3
+    prior = np.load(tmp_path / "prior.npy")
+    assert prior.shape == (313,) and prior.sum() == pytest.approx(1.0)
+    assert len(os.listdir(tmp_path / "checkpoints")) == 2  # keep_checkpoints
+    for split in ("train", "val"):
+        assert os.listdir(tmp_path / "logs" / split), f"no TensorBoard events for {split}"
+
+
+def test_l2_variant_trains_and_predicts_ab(tmp_path):
+    import keras
+
+    results = run_training(tiny(tmp_path, variant="l2", loss="l2", epochs=None, max_steps=3))
+    assert results["steps"] == 3 and np.isfinite(results["train_loss"])
+    model = keras.models.load_model(results["model_path"])
+    assert model.predict(np.zeros((1, 32, 32, 1), np.float32), verbose=0).shape == (1, 8, 8, 2)
+    assert json.loads((tmp_path / "training.json").read_text())["loss"] == "l2"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"variant": "3block"}, "--variant '3block' is unknown"),
+        ({"loss": "l2"}, "--loss l2 does not fit --variant 4block"),
+        ({"variant": "l2"}, "--loss rebalanced does not fit --variant l2"),
+        ({"train_data": ["/no/such/photos"]}, "--train_data '/no/such/photos': no such folder"),
+        ({"image_size": 36}, "multiple of 8"),
+        ({"epochs": None, "max_steps": None}, "training never ends"),
+        ({"lr_decay_steps": (500, 100)}, "--lr_decay_steps must be increasing"),
+        ({"strategy": "horovod"}, "--strategy 'horovod' is unknown"),
+    ],
+)
+def test_bad_settings_are_refused_clearly(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        run_training(tiny(tmp_path, **overrides))
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_cli_reports_a_missing_data_folder(tmp_path):
+    command = [sys.executable, "-m", "keras_colorize.train", "--train_data=/no/such/photos"]
+    result = subprocess.run(
+        [*command, f"--model_dir={tmp_path}"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 1
+    assert "--train_data '/no/such/photos': no such folder" in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.cfg")))
+def test_configs_parse(name, monkeypatch):
+    monkeypatch.chdir(ROOT)  # configs name paths (and nested flagfiles) from the repository root
+    flag_values = flags.FlagValues()
+    define_flags(flag_values)
+    flag_values(["train", f"--flagfile=configs/{name}"])
+    config = config_from_flags(flag_values)
+    assert config.train_data
+    if name in ("paper.cfg", "ablation_4block.cfg", "ablation_5block_dilated.cfg", "l2_baseline.cfg"):
+        assert (config.batch_size, config.learning_rate, config.max_steps) == (40, 3e-5, 450_000)
+        assert config.lr_decay_steps == (200_000, 375_000) and config.image_size == 256
+        assert (config.beta_1, config.beta_2, config.weight_decay) == (0.9, 0.99, 1e-3)
+    if name == "quickstart.cfg":
+        assert config.max_steps is None and config.epochs == 20
+        validate(config)  # its fixture photos exist
+    variants = {
+        "ablation_4block.cfg": "4block",
+        "ablation_5block_dilated.cfg": "5block_dilated",
+        "l2_baseline.cfg": "l2",
+    }
+    if name in variants:
+        assert config.variant == variants[name] and config.model_dir.endswith(name.removesuffix(".cfg"))
+
+
+def test_checkpoints_are_atomic_and_pruned(tmp_path):
+    import tensorflow as tf
+
+    from keras_colorize.checkpointing import CheckpointManager
+
+    value = tf.Variable(1.0)
+    manager = CheckpointManager(tf.train.Checkpoint(value=value), str(tmp_path), keep=2)
+    for step in (1, 2, 3):
+        value.assign(float(step))
+        manager.save(step, {"note": step}, {"seen": np.arange(step)})
+    (tmp_path / ".tmp-ckpt-000000004-123").mkdir()  # what a kill during a write leaves
+    assert manager.steps() == [2, 3]
+    value.assign(0.0)
+    assert manager.restore_latest()["note"] == 3 and float(value.numpy()) == 3.0
+    np.testing.assert_array_equal(manager.load_array(3, "seen"), [0, 1, 2])
+    manager.remove_stale_temporaries()
+    assert sorted(os.listdir(tmp_path)) == ["ckpt-000000002", "ckpt-000000003"]
