@@ -32,7 +32,6 @@ training.json as `assumed_temperature`.
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 
 import keras
@@ -192,9 +191,9 @@ def _sha256(path: str) -> str:
 def _write_atomically(path: str, write) -> None:
     """write(temp_path) then rename, so readers never see a partial file."""
     directory, name = os.path.split(os.path.abspath(path))
-    suffix = os.path.splitext(name)[1]
-    handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".tmp{suffix}", dir=directory)
-    os.close(handle)
+    # Same folder (so the rename is atomic), same extension (Keras checks it),
+    # created by `write` itself so it gets the usual permissions.
+    temp = os.path.join(directory, f".{name}.tmp-{os.getpid()}{os.path.splitext(name)[1]}")
     try:
         write(temp)
         os.replace(temp, path)
