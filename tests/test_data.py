@@ -105,11 +105,12 @@ def test_training_is_shuffled_and_reproducible(photo_paths):
     next_epoch = run_epoch(make_dataset(folder, SIZE, 3, training=True, seed=1, epoch=1)[0])[0]
     other_seed = run_epoch(make_dataset(folder, SIZE, 3, training=True, seed=2)[0])[0]
     assert not np.array_equal(first, next_epoch) and not np.array_equal(first, other_seed)
-    # Iterating the same dataset again is a new, reproducible epoch too.
+    # A dataset is one epoch: iterating it again repeats it exactly.
     dataset = make_dataset(folder, SIZE, 3, training=True, seed=1)[0]
-    orders = [run_epoch(dataset)[0] for _ in range(2)]
-    np.testing.assert_array_equal(orders[0], first)
-    assert not np.array_equal(orders[1], first)
+    for _ in range(2):
+        repeated, repeated_images = run_epoch(dataset)
+        np.testing.assert_array_equal(repeated, first)
+        np.testing.assert_array_equal(repeated_images, images)
 
 
 def test_training_crops_differ_from_eval_crops(photo_paths):
@@ -118,7 +119,8 @@ def test_training_crops_differ_from_eval_crops(photo_paths):
     indices, images = run_epoch(make_dataset(folder, SIZE, 4, training=True)[0])
     images = images[np.argsort(indices)]
     differences = np.abs(images.astype(np.int32) - eval_images).mean(axis=(1, 2, 3))
-    assert np.all(differences > 1.0)
+    # A crop can, rarely, take the whole centre square unflipped: most must differ.
+    assert np.sum(differences > 1.0) >= len(differences) - 2
 
 
 def test_random_crop_scale_and_flip():
@@ -207,12 +209,19 @@ def test_drop_remainder_is_not_reported_as_skipped(broken):
     report.finish_epoch(indices)
     assert report.last_dropped == 0 and len(report.last_skipped) == 3
 
-    # An epoch cut short is said so, not passed off as skips or remainder.
+    # An epoch cut short: the photos after the cut were not reached, they are not skips.
     dataset, report = make_dataset(folder, SIZE, batch_size, training=False)
     first_batch = next(iter(dataset))["index"].numpy()
     message = report.finish_epoch(first_batch)
-    assert len(report.last_not_delivered) == good - batch_size
-    assert "not delivered" in message and len(report.last_skipped) == 3
+    names = [path.rsplit("/", 1)[-1] for path in report.last_skipped]
+    assert names == ["photo_03b_truncated.jpg"]  # the only bad file among the first 5 + 1
+    assert report.last_not_reached == good + 3 - 6 and report.last_dropped == 0
+    assert message.startswith("Skipped 1 of 15")
+
+    # Indices lost by the caller are not passed off as skips.
+    indices, _ = run_epoch(dataset)
+    message = report.finish_epoch(np.delete(indices, 1))
+    assert report.last_not_delivered == [report.paths[indices[1]]] and "not among the indices" in message
     with pytest.raises(ValueError, match="do not belong"):
         report.finish_epoch([999])
 

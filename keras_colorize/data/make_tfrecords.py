@@ -41,12 +41,14 @@ class WriteSummary:
 
 
 def _relative_names(inputs: Sequence[str], paths: Sequence[str]) -> list[str]:
-    folders = [os.path.join(os.path.abspath(i), "") for i in inputs if os.path.isdir(i)]
+    """Paths relative to the input folder (to their common folder when there are several)."""
+    folders = [os.path.abspath(i) for i in inputs if os.path.isdir(i)]
+    base = os.path.commonpath(folders) if folders else None
     names = []
     for path in paths:
         absolute = os.path.abspath(path)
-        folder = next((f for f in folders if absolute.startswith(f)), None)
-        names.append(os.path.relpath(absolute, folder) if folder else os.path.basename(path))
+        inside = base is not None and any(absolute.startswith(os.path.join(f, "")) for f in folders)
+        names.append(os.path.relpath(absolute, base) if inside else os.path.basename(path))
     return names
 
 

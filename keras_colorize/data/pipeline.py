@@ -15,15 +15,16 @@ Files that fail to decode are dropped by `ignore_errors` and named by the
 `EpochReport` at the end of the epoch, never silently.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
 from keras_colorize.data.reading import decode_any, is_grayscale
 from keras_colorize.data.report import EpochReport
-from keras_colorize.data.sources import RecordCatalog, open_catalog, parse_record
+from keras_colorize.data.sources import open_catalog
 
 MAX_SCALE = 1.25
-RECORD_SHUFFLE_BUFFER = 1024
 
 
 def _resize_square(patch, size: int) -> tf.Tensor:
@@ -76,8 +77,8 @@ def make_dataset(
     `sources`: folders (searched recursively), photo files, or TFRecord file
     patterns written by `make_tfrecords`. `shard=(num_shards, shard_index)`
     splits the files/records between workers before anything is decoded.
-    The order and the crops depend only on (seed, epoch) and, when the same
-    dataset is iterated again, change from one iteration to the next.
+    The order and the crops depend only on (seed, epoch): iterating the
+    dataset again repeats the same epoch; pass the next `epoch` for new ones.
     Call `report.finish_epoch(seen_indices)` after the epoch to learn which
     photos were skipped and why.
     """
@@ -85,28 +86,21 @@ def make_dataset(
         raise ValueError(f"image_size must be a positive multiple of 8, got {image_size}.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
+    if seed < 0 or epoch < 0:
+        raise ValueError(f"seed and epoch must be non-negative, got seed={seed}, epoch={epoch}.")
     catalog = open_catalog(sources, shard)
     mixed = mix_seed(seed, epoch)
-    if isinstance(catalog, RecordCatalog):
-        encoded = _record_input(catalog, training, mixed)
-    else:
-        encoded = _file_input(catalog, training, mixed)
 
-    if training:
-        randomness = tf.data.Dataset.random(seed=mixed + 1, rerandomize_each_iteration=True)
-        encoded = tf.data.Dataset.zip(encoded, randomness).map(lambda pair, random: (*pair, random))
-    else:
-        encoded = encoded.map(lambda index, data: (index, data, tf.constant(0, tf.int64)))
-
-    def decode(index, data, random):
+    def decode(index, data):
         image = decode_any(data)
         if training:
-            crop = random_crop(image, image_size, tf.stack([random, index]))
+            crop = random_crop(image, image_size, tf.stack([tf.constant(mixed, tf.int64), index]))
         else:
             crop = center_crop(image, image_size)
         gray = is_grayscale(image) if skip_grayscale else tf.constant(False)
         return {"index": index, "rgb": crop}, gray
 
+    encoded = catalog.stream(training, mixed)
     photos = encoded.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     photos = photos.ignore_errors()
     if skip_grayscale:
@@ -117,29 +111,6 @@ def make_dataset(
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
         batches = batches.with_options(options)
-    report = EpochReport(catalog, batch_size, drop_remainder, skip_grayscale)
+    order = functools.partial(catalog.order, training, mixed)
+    report = EpochReport(catalog, order, batch_size, drop_remainder, skip_grayscale)
     return batches, report
-
-
-def _file_input(catalog, training: bool, seed: int) -> tf.data.Dataset:
-    files = tf.data.Dataset.from_tensor_slices((catalog.indices, catalog.paths))
-    if training:
-        files = files.shuffle(len(catalog.paths), seed=seed, reshuffle_each_iteration=True)
-    return files.map(lambda index, path: (index, tf.io.read_file(path)), num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _record_input(catalog: RecordCatalog, training: bool, seed: int) -> tf.data.Dataset:
-    if training and (catalog.shard is None or catalog.by_file):
-        files = tf.data.Dataset.from_tensor_slices(catalog.files)
-        files = files.shuffle(len(catalog.files), seed=seed, reshuffle_each_iteration=True)
-        records = files.interleave(
-            tf.data.TFRecordDataset,
-            cycle_length=min(8, len(catalog.files)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
-    else:
-        records = catalog.records()  # record-level sharding needs the fixed order
-    if training:
-        records = records.shuffle(RECORD_SHUFFLE_BUFFER, seed=seed + 2, reshuffle_each_iteration=True)
-    return records.map(parse_record, num_parallel_calls=tf.data.AUTOTUNE)

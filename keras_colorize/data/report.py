@@ -2,17 +2,26 @@
 
 The pipeline drops undecodable photos (and, optionally, grayscale ones)
 inside tf.data, so the only trace of a skip is an index that never comes
-out. At the end of an epoch `finish_epoch` takes the indices the trainer
-saw, re-decodes just the missing photos with the pipeline's own functions,
-and sorts them into skipped (with the reason) and photos of the final
-partial batch that `drop_remainder` left out, which are not skips. Decoding
-is deterministic, so once one full epoch has been classified, later epochs
-need no re-reading: any missing photo not already known to be bad is a
-dropped remainder.
+out. The pipeline keeps its visiting order (deterministic maps), and that
+order is known from the seed, so at the end of an epoch `finish_epoch` can
+tell, from the indices the trainer saw:
+
+- a photo missing *before* the last one delivered was skipped: it is
+  re-decoded with the pipeline's own functions to find why;
+- the photos after the last one delivered are the partial batch that
+  `drop_remainder` left out (fewer good photos than a batch, not skips),
+  mixed with skipped ones, unless a full batch of good photos follows, in
+  which case the epoch was cut short (e.g. a step limit) and they were not
+  reached.
+
+Decoding is deterministic, so each photo's verdict is cached and read at
+most once per report.
 """
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+import numpy as np
 
 from keras_colorize.data.reading import verdict
 
@@ -24,25 +33,35 @@ class EpochReport:
 
     Attributes: `num_sources` (photos/records in this shard), `paths` (the
     files, None for TFRecords), `skipped` (name -> reason, over all finished
-    epochs), `skip_counts` (name -> epochs it was skipped), `epochs`,
-    `last_skipped` (name -> reason, last epoch), `last_dropped` (photos in the
-    final partial batch that drop_remainder left out, last epoch) and
-    `last_not_delivered` (good photos that never came although the epoch
-    should have held them: the epoch was cut short).
+    epochs), `skip_counts` (name -> epochs it was skipped), `epochs`, and for
+    the last epoch: `last_skipped` (name -> reason), `last_dropped` (good
+    photos of the final partial batch left out by drop_remainder),
+    `last_not_reached` (photos after the point where the epoch was cut) and
+    `last_not_delivered` (good photos that should have come but did not: the
+    indices given to `finish_epoch` were incomplete).
     """
 
-    def __init__(self, catalog, batch_size: int, drop_remainder: bool, skip_grayscale: bool):
+    def __init__(
+        self,
+        catalog,
+        order: Callable[[], np.ndarray],
+        batch_size: int,
+        drop_remainder: bool,
+        skip_grayscale: bool,
+    ):
         self._catalog = catalog
+        self._order = order
+        self._visiting_order: np.ndarray | None = None
         self._batch_size = batch_size
         self._drop_remainder = drop_remainder
         self._skip_grayscale = skip_grayscale
-        self._bad: dict[int, str] = {}
-        self._all_bad_known = False
+        self._verdicts: dict[int, str | None] = {}  # index -> reason it is dropped, None if kept
         self.skipped: dict[str, str] = {}
         self.skip_counts: Counter[str] = Counter()
         self.epochs = 0
         self.last_skipped: dict[str, str] = {}
         self.last_dropped = 0
+        self.last_not_reached = 0
         self.last_not_delivered: list[str] = []
 
     @property
@@ -55,34 +74,54 @@ class EpochReport:
 
     def finish_epoch(self, seen_indices: Iterable[int]) -> str | None:
         """Account for one epoch given the indices it delivered; a message if photos were skipped."""
-        expected = {int(i) for i in self._catalog.indices}
-        seen = {int(i) for i in seen_indices}
-        strangers = seen - expected
-        if strangers:
-            raise ValueError(f"Indices {sorted(strangers)[:10]} do not belong to this dataset (shard).")
-        missing = expected - seen
-        unknown = sorted(missing - self._bad.keys())
-        kept = unknown
-        if unknown and not (self._all_bad_known and self._is_remainder(len(unknown))):
-            data = self._catalog.read(unknown)
-            names = {i: self._catalog.name(i) for i in unknown}
-            reasons = {i: verdict(data[i], names[i], self._skip_grayscale) for i in unknown}
-            self._bad.update({i: r for i, r in reasons.items() if r is not None})
-            kept = [i for i in unknown if reasons[i] is None]
+        if self._visiting_order is None:
+            self._visiting_order = np.asarray(self._order(), dtype=np.int64)
+        order = self._visiting_order
+        seen = np.unique(np.fromiter((int(i) for i in seen_indices), dtype=np.int64))
+        delivered = np.isin(order, seen)
+        strangers = np.setdiff1d(seen, order)
+        if strangers.size:
+            raise ValueError(f"Indices {strangers[:10].tolist()} do not belong to this dataset (shard).")
+        last = int(np.flatnonzero(delivered)[-1]) if delivered.any() else -1
+        head = order[: last + 1][~delivered[: last + 1]]
+        self._classify(head)
+        skipped = [i for i in head if self._verdicts[i] is not None]
+        not_delivered = [i for i in head if self._verdicts[i] is None]
+
+        # After the last delivered photo: skips, then fewer good photos than a batch, unless cut short.
+        tail, good, tail_skipped = order[last + 1 :], 0, []
+        limit = self._batch_size if self._drop_remainder else 1
+        for start in range(0, len(tail), 4 * self._batch_size):
+            chunk = tail[start : start + 4 * self._batch_size]
+            self._classify(chunk)
+            for index in chunk:
+                if self._verdicts[index] is not None:
+                    tail_skipped.append(index)
+                elif (good := good + 1) == limit:
+                    break
+            if good == limit:
+                break
+        cut = good == limit
+        self.last_dropped = 0 if cut else good
+        self.last_not_reached = len(tail) if cut else 0
+        if not cut:
+            skipped += tail_skipped
 
         self.epochs += 1
-        if self._is_remainder(len(kept)):
-            self.last_dropped, self.last_not_delivered = len(kept), []
-            self._all_bad_known = True
-        else:
-            self.last_dropped, self.last_not_delivered = 0, [self._catalog.name(i) for i in kept]
-        self.last_skipped = {self._catalog.name(i): self._bad[i] for i in sorted(missing & self._bad.keys())}
+        self.last_not_delivered = [self._catalog.name(i) for i in not_delivered]
+        self.last_skipped = {self._catalog.name(i): self._verdicts[i] for i in sorted(skipped)}
         self.skipped.update(self.last_skipped)
         self.skip_counts.update(self.last_skipped.keys())
-        return self._message(len(expected))
+        return self._message(len(order))
 
-    def _is_remainder(self, count: int) -> bool:
-        return count == 0 or (self._drop_remainder and count < self._batch_size)
+    def _classify(self, indices: Iterable[int]) -> None:
+        """Cache the verdict of photos not yet judged (reads them once)."""
+        unknown = [int(i) for i in indices if int(i) not in self._verdicts]
+        if not unknown:
+            return
+        data = self._catalog.read(unknown)
+        for index in unknown:
+            self._verdicts[index] = verdict(data[index], self._catalog.name(index), self._skip_grayscale)
 
     def _message(self, total: int) -> str | None:
         parts = []
@@ -95,7 +134,7 @@ class EpochReport:
             parts.append(f"Skipped {count} of {total} photos this epoch: " + ", ".join(named))
         if self.last_not_delivered:
             parts.append(
-                f"{len(self.last_not_delivered)} readable photos were not delivered (epoch stopped early?): "
-                + ", ".join(self.last_not_delivered[:MAX_NAMED])
+                f"{len(self.last_not_delivered)} readable photos were not among the indices given "
+                "to finish_epoch: " + ", ".join(self.last_not_delivered[:MAX_NAMED])
             )
         return ". ".join(parts) or None

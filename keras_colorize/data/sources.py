@@ -1,14 +1,18 @@
 """Where the photos come from: image files or TFRecord shards.
 
-A source list resolves to one of two catalogs with a common interface (the
-global indices in this worker's shard, a name per index, the encoded bytes
-of given indices). `make_dataset` builds its tf.data input from a catalog,
-and `EpochReport` uses the same catalog to look up the photos an epoch
-skipped, so the two always agree on what "this shard" holds.
+A source list resolves to one of two catalogs with a common interface: the
+global indices in this worker's shard, a name per index, the stream of
+(index, encoded bytes) in the order an epoch visits them, that order alone,
+and the bytes of given indices. `make_dataset` decodes the stream, and
+`EpochReport` replays the order and reads back the photos an epoch did not
+deliver, so the two always agree on what the epoch held.
+
+Visiting orders depend only on the seed: file lists are permuted with NumPy,
+and TFRecord streams are rebuilt with the same seeded tf.data shuffles.
 """
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -22,11 +26,15 @@ RECORD_FEATURES = {
     "name": tf.io.FixedLenFeature([], tf.string),
 }
 _GLOB_CHARS = "*?["
+RECORD_SHUFFLE_BUFFER = 1024
 
 
 def is_tfrecord_source(source: str) -> bool:
-    """TFRecord shards are named "*.tfrecord*"; patterns may use glob characters."""
-    return ".tfrecord" in os.path.basename(source) or any(c in source for c in _GLOB_CHARS)
+    """Shards are files named "*.tfrecord*", or glob patterns (which match no photo file or folder)."""
+    if os.path.isdir(source):
+        return False
+    name = os.path.basename(source)
+    return ".tfrecord" in name or (not os.path.exists(source) and any(c in source for c in _GLOB_CHARS))
 
 
 def check_shard(shard: tuple[int, int] | None) -> None:
@@ -40,8 +48,6 @@ def check_shard(shard: tuple[int, int] | None) -> None:
 class FileCatalog:
     """Photo files; the global index of a file is its position in the sorted list of all sources."""
 
-    kind = "files"
-
     def __init__(self, paths: Sequence[str], shard: tuple[int, int] | None):
         self.all_paths = list(paths)
         selected = np.arange(len(self.all_paths), dtype=np.int64)
@@ -52,6 +58,17 @@ class FileCatalog:
 
     def name(self, index: int) -> str:
         return self.all_paths[index]
+
+    def order(self, training: bool, seed: int) -> np.ndarray:
+        """Global indices in the order an epoch visits them."""
+        if not training:
+            return self.indices
+        return self.indices[np.random.default_rng(seed).permutation(len(self.indices))]
+
+    def stream(self, training: bool, seed: int) -> tf.data.Dataset:
+        order = self.order(training, seed)
+        files = tf.data.Dataset.from_tensor_slices((order, [self.all_paths[i] for i in order]))
+        return files.map(lambda i, path: (i, tf.io.read_file(path)), num_parallel_calls=tf.data.AUTOTUNE)
 
     def read(self, indices: Iterable[int]) -> dict[int, bytes | OSError]:
         """Encoded bytes of the given files (or the OSError that reading raised)."""
@@ -70,10 +87,11 @@ class RecordCatalog:
 
     Under multi-worker sharding, a worker takes whole shard files when their
     number is a multiple of the number of workers (no worker reads another's
-    files), otherwise every n-th record of the files read in order.
+    files), otherwise every n-th record of the files read in a fixed order.
+    Training shuffles the file order, interleaves up to 8 files and shuffles
+    records in a buffer of RECORD_SHUFFLE_BUFFER.
     """
 
-    kind = "tfrecords"
     paths = None
 
     def __init__(self, files: Sequence[str], shard: tuple[int, int] | None):
@@ -84,26 +102,42 @@ class RecordCatalog:
             self.files = self.files[shard[1] :: shard[0]]
         self._names: dict[int, str] | None = None
 
-    def records(self) -> tf.data.Dataset:
-        """This shard's serialized records, in a fixed order (deterministic parallel reads)."""
-        records = tf.data.TFRecordDataset(self.files, num_parallel_reads=min(8, len(self.files)))
-        if self.shard is not None and not self.by_file:
-            records = records.shard(*self.shard)
+    def _records(self, training: bool, seed: int) -> tf.data.Dataset:
+        """This shard's serialized records in visiting order."""
+        cycle = min(8, len(self.files))
+        if training and (self.shard is None or self.by_file):
+            files = np.asarray(self.files)[np.random.default_rng(seed).permutation(len(self.files))]
+            records = tf.data.Dataset.from_tensor_slices(files).interleave(
+                tf.data.TFRecordDataset, cycle_length=cycle, num_parallel_calls=cycle, deterministic=True
+            )
+        else:
+            records = tf.data.TFRecordDataset(self.files, num_parallel_reads=cycle)
+            if self.shard is not None and not self.by_file:
+                records = records.shard(*self.shard)
+        if training:
+            records = records.shuffle(RECORD_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False)
         return records
 
-    def _scan(self, keep: set[int] = frozenset()) -> tuple[dict[int, str], dict[int, bytes]]:
-        names, data = {}, {}
-        for record in self.records().map(_parse_without_image if not keep else _parse):
+    def stream(self, training: bool, seed: int) -> tf.data.Dataset:
+        return self._records(training, seed).map(parse_record, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def _scan(self, training: bool = False, seed: int = 0, keep: Collection[int] = ()) -> tuple[list, dict]:
+        """One pass: (indices in visiting order, bytes of the records in `keep`); caches the names."""
+        keep = set(keep)
+        order, data, names = [], {}, {}
+        for record in self._records(training, seed).map(_parse if keep else _parse_without_image):
             index = int(record["index"])
+            order.append(index)
             names[index] = record["name"].numpy().decode("utf-8", "replace")
             if index in keep:
                 data[index] = record["image"].numpy()
-        return names, data
+        self._names = names
+        return order, data
 
     @property
     def names(self) -> dict[int, str]:
         if self._names is None:
-            self._names = self._scan()[0]
+            self._scan()
         return self._names
 
     @property
@@ -113,8 +147,11 @@ class RecordCatalog:
     def name(self, index: int) -> str:
         return self.names[index]
 
+    def order(self, training: bool, seed: int) -> np.ndarray:
+        return np.asarray(self._scan(training, seed)[0], dtype=np.int64)
+
     def read(self, indices: Iterable[int]) -> dict[int, bytes]:
-        return self._scan(set(indices))[1]
+        return self._scan(keep=list(indices))[1]
 
 
 def _parse(record):
@@ -140,7 +177,7 @@ def open_catalog(sources: str | Sequence[str], shard: tuple[int, int] | None = N
     sources = [str(s) for s in sources]
     if not sources:
         raise ValueError("No data sources given.")
-    records = [s for s in sources if is_tfrecord_source(s) and not os.path.isdir(s)]
+    records = [s for s in sources if is_tfrecord_source(s)]
     if records and len(records) != len(sources):
         raise ValueError(
             f"Mix of TFRecord patterns {records} and photo folders/files "
