@@ -82,14 +82,14 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         checkpoint = checkpoint["state_dict"]
     if not isinstance(checkpoint, Mapping) or not checkpoint:
         raise CheckpointError(f"{path}: holds a {type(checkpoint).__name__}, not a state_dict of tensors")
-    keys = [str(key) for key in checkpoint]
-    if all(key.startswith("module.") for key in keys):
+    if all(str(key).startswith("module.") for key in checkpoint):
         checkpoint = {key.removeprefix("module."): value for key, value in checkpoint.items()}
     state_dict = {}
     for key, value in checkpoint.items():
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor")
-        state_dict[key] = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        state_dict[key] = (value.float() if value.is_floating_point() else value).numpy()  # bf16 too
     return state_dict
 
 
