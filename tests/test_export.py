@@ -1,0 +1,240 @@
+"""The SavedModel: layout, signatures, TF1 session loading without our code, bad inputs, parity."""
+
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+import zlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from fixtures.bad_inputs import generate
+from PIL import Image
+
+import keras_colorize
+from keras_colorize.colorizer import Colorizer, lightness
+from keras_colorize.export import export_saved_model, next_version
+from keras_colorize.serving_graph import FORMATS, header_size, image_format
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+SIGNATURES = ("serving_default", "colorize", "ab", "distribution")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny random model exported through the CLI, with prior.npy / training.json beside it."""
+    keras.utils.set_random_seed(3)
+    root = tmp_path_factory.mktemp("export")
+    model_dir = root / "run"
+    model_dir.mkdir()
+    keras_colorize.build_model("full", width=0.125).save(model_dir / "model.keras")
+    np.save(model_dir / "prior.npy", np.full(313, 1 / 313))
+    (model_dir / "training.json").write_text(json.dumps({"variant": "full", "width": 0.125}))
+    base = root / "models" / "colorizer"
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_colorize.export", f"--model={model_dir / 'model.keras'}",
+         f"--export_dir={base}"],
+        capture_output=True, text=True, timeout=300, env=ENV,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"to {base / '1'}" in result.stdout
+    return {"keras": str(model_dir / "model.keras"), "base": base, "version": base / "1"}
+
+
+@pytest.fixture(scope="module")
+def reference(exported):
+    return Colorizer(exported["keras"])
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+    return tf.saved_model.load(str(exported["version"]))
+
+
+def _png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def test_layout_is_versioned_atomic_and_never_overwrites(exported, reference):
+    base = exported["base"]
+    assert sorted(os.listdir(base)) == ["1"]  # no temporary directory left behind
+    version = exported["version"]
+    assert (version / "saved_model.pb").is_file() and (version / "variables").is_dir()
+    assert sorted(os.listdir(version / "assets")) == ["prior.npy", "training.json"]
+    assert next_version(str(base)) == 2
+    with pytest.raises(FileExistsError, match="already exists"):
+        export_saved_model(reference.model, str(base), version=1)
+    assert sorted(os.listdir(base)) == ["1"]
+
+
+def test_saved_model_cli_lists_every_signature(exported):
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    result = subprocess.run(
+        [cli, "show", "--dir", str(exported["version"]), "--all"],
+        capture_output=True, text=True, timeout=300, env=ENV,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in SIGNATURES:
+        assert f"signature_def['{name}']:" in result.stdout
+    for tensor in ("image_bytes", "temperature", "colorized_png_bytes", "['L']", "['ab']", "['probs']"):
+        assert tensor in result.stdout
+    assert "(-1, 64, 64, 313)" in result.stdout  # distribution at 1/4 of the 256 working size
+
+
+def test_graph_has_only_core_ops_and_no_xla(exported):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((exported["version"] / "saved_model.pb").read_bytes())
+    graph = saved.meta_graphs[0].graph_def
+    ops = {node.op for node in graph.node}
+    for function in graph.library.function:
+        ops |= {node.op for node in function.node_def}
+        assert not function.attr["_XlaMustCompile"].b, function.signature.name
+    assert not ops & {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+    assert {"DecodeJpeg", "EncodePng", "Conv2D"} <= ops
+
+
+def test_tf1_session_loader_without_our_code(exported, reference, photo_paths, tmp_path):
+    """What TF Serving does: load by tags "serve" and run each SignatureDef by tensor names.
+
+    Keras and keras_colorize are made unimportable in that process (TensorFlow
+    itself would import keras for tf.keras otherwise).
+    """
+    small = Image.open(photo_paths[1]).resize((150, 97))
+    small.save(tmp_path / "small.png")
+    images = [photo_paths[0].read_bytes(), (tmp_path / "small.png").read_bytes()]
+    L = np.asarray(lightness(np.asarray(small)[None]))
+    np.savez(tmp_path / "inputs.npz", images=np.array(images, dtype=object), L=L)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["keras"] = sys.modules["keras_colorize"] = None  # importing either now fails
+        import numpy as np
+        import tensorflow as tf
+        inputs = np.load({str(tmp_path / "inputs.npz")!r}, allow_pickle=True)
+        feeds = {{
+            "serving_default": {{"image_bytes": inputs["images"]}},
+            "colorize": {{"image_bytes": inputs["images"], "temperature": np.float32([0.3, 0.5])}},
+            "ab": {{"L": inputs["L"], "temperature": np.float32([0.3])}},
+            "distribution": {{"L": inputs["L"]}},
+        }}
+        results = {{}}
+        with tf.compat.v1.Session(graph=tf.Graph()) as session:
+            meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], {str(exported["version"])!r})
+            for name, feed in feeds.items():
+                signature = meta.signature_def[name]
+                fetch = {{key: info.name for key, info in signature.outputs.items()}}
+                outputs = session.run(fetch, {{signature.inputs[k].name: v for k, v in feed.items()}})
+                for key, value in outputs.items():
+                    results[name + "/" + key] = value
+        np.savez({str(tmp_path / "outputs.npz")!r}, **results)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=ENV
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = np.load(tmp_path / "outputs.npz", allow_pickle=True)
+    python = [reference.colorize(images[0]), reference.colorize(np.asarray(small))]
+    for i, expected in enumerate(python):  # same photo, same temperature: identical pixels
+        np.testing.assert_array_equal(_png(out["serving_default/colorized_png_bytes"][i]), expected)
+    for i, temperature in enumerate((0.3, 0.5)):
+        expected = reference.colorize(images[i], temperature=temperature)
+        np.testing.assert_array_equal(_png(out["colorize/colorized_png_bytes"][i]), expected)
+    np.testing.assert_allclose(out["ab/ab"], reference.predict_ab(L, 0.3), atol=1e-3)
+    np.testing.assert_allclose(out["distribution/probs"], reference.distribution(L), atol=1e-5)
+
+
+def test_colorizer_on_the_saved_model_matches_the_keras_model(exported, reference, photo_paths):
+    served = Colorizer(str(exported["base"]))  # base directory: the highest version
+    assert served.model is None and not served.regression
+    photos = [str(p) for p in photo_paths[2:4]]
+    for a, b in zip(served.colorize(photos, temperature=0.2), reference.colorize(photos, 0.2), strict=True):
+        np.testing.assert_array_equal(a, b)
+    L = np.asarray(lightness(np.asarray(Image.open(photo_paths[4]))[None]))
+    np.testing.assert_allclose(served.distribution(L), reference.distribution(L), atol=1e-5)
+
+
+def test_valid_oddities_in_the_graph(loaded, photo_paths):
+    oddities = generate.valid_oddities(photo_paths[0].read_bytes())
+    outputs = loaded.signatures["serving_default"](image_bytes=tf.constant(list(oddities.values())))
+    for (name, data), png in zip(oddities.items(), outputs["colorized_png_bytes"].numpy(), strict=True):
+        expected = Image.open(io.BytesIO(data))
+        assert _png(png).shape == (expected.height, expected.width, 3), name
+    gif = _png(outputs["colorized_png_bytes"].numpy()[list(oddities).index("animated.gif")])
+    assert gif.max() < 60  # the black first frame (up to gamut clipping), not the white one
+
+
+def _fake_png(width: int, height: int) -> bytes:
+    """A PNG header claiming this size, with no pixel data behind it."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
+def test_bad_inputs_fail_with_invalid_argument_naming_the_problem(loaded, photo_paths):
+    serve = loaded.signatures["serving_default"]
+    colorize = loaded.signatures["colorize"]
+    good = photo_paths[0].read_bytes()
+
+    def error(fn, **inputs) -> str:
+        with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+            fn(**inputs)
+        return raised.value.message
+
+    for name, (data, words) in generate.invalid(good).items():
+        message = error(serve, image_bytes=tf.constant([good, data]))  # one bad image fails the request
+        assert (words or "Invalid JPEG data") in message, (name, message)
+        assert "image_bytes[1]" in message or not words, (name, message)
+    # The limit is read from the header: a PNG claiming 12000x9000 with no pixels is refused as too large.
+    message = error(serve, image_bytes=tf.constant([_fake_png(12000, 9000)]))
+    assert "image_bytes[0]: too large, 12000x9000 = 108.0 megapixels (the limit is 50 megapixels)" in message
+    assert "Empty batch" in error(serve, image_bytes=tf.constant([], tf.string))
+    assert "temperature must be > 0" in error(
+        colorize, image_bytes=tf.constant([good]), temperature=tf.constant([0.0])
+    )
+    assert "one value per image" in error(
+        colorize, image_bytes=tf.constant([good, good]), temperature=tf.constant([0.3])
+    )
+    ab = loaded.signatures["ab"]
+    assert "Empty batch" in error(ab, L=tf.zeros([0, 8, 8, 1]), temperature=tf.constant([], tf.float32))
+    assert "temperature must be > 0" in error(ab, L=tf.zeros([1, 8, 8, 1]), temperature=tf.constant([-1.0]))
+    # After all that the signature still works.
+    assert len(serve(image_bytes=tf.constant([good]))["colorized_png_bytes"].numpy()) == 1
+
+
+def test_header_sizes_match_pillow(photo_paths):
+    rgb = Image.open(photo_paths[0]).convert("RGB").resize((123, 45))
+    frames = [rgb, rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    cases = {
+        "jpeg": ("JPEG", {}),
+        "png": ("PNG", {}),
+        "gif": ("GIF", {}),
+        "bmp": ("BMP", {}),
+        "webp lossy": ("WEBP", {"quality": 80}),
+        "webp lossless": ("WEBP", {"lossless": True}),
+        "webp extended": ("WEBP", {"save_all": True, "append_images": frames[1:]}),
+    }
+    for name, (fmt, options) in cases.items():
+        buffer = io.BytesIO()
+        rgb.save(buffer, fmt, **options)
+        data = tf.constant(buffer.getvalue())
+        code = image_format(data)
+        assert FORMATS[int(code)].upper() == fmt, name
+        np.testing.assert_array_equal(header_size(data, code), [45, 123], err_msg=name)
+    assert int(image_format(tf.constant(b"GIF"))) == len(FORMATS)  # too short for any header
+
+
+@pytest.mark.slow
+def test_regression_model_exports_without_distribution(tmp_path, photo_paths):
+    model = keras_colorize.build_model("l2", width=0.125)
+    path = export_saved_model(model, str(tmp_path / "l2"))
+    served = Colorizer(path)
+    assert served.regression and "distribution" not in served.saved_model.signatures
+    np.testing.assert_array_equal(
+        served.colorize(str(photo_paths[0])), Colorizer(model).colorize(str(photo_paths[0]))
+    )
