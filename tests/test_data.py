@@ -41,6 +41,10 @@ def variants(tmp_path_factory, photos) -> dict:
     base = photos[10]  # 128 x 192 (h x w): not square
     rgb = Image.fromarray(base)
     gray = rgb.convert("L")
+    speckled = np.repeat(np.asarray(gray)[..., None], 3, axis=-1)
+    speckled.reshape(-1, 3)[::250] = (255, 0, 0)  # 0.4% of the pixels: still a gray photo
+    touched = np.repeat(np.asarray(gray)[..., None], 3, axis=-1)
+    touched[:30, :30] = (200, 40, 30)  # 3.7% of the pixels: a photo with colour
     saved = {
         "rgb.png": rgb,
         "gray.png": gray,
@@ -52,6 +56,8 @@ def variants(tmp_path_factory, photos) -> dict:
         "photo.bmp": rgb,
         "tiny.png": Image.fromarray(base[50:70, 60:90]),  # 20 x 30
         "odd.png": Image.fromarray(base[:97, :133]),
+        "speckled_gray.png": Image.fromarray(speckled),
+        "touch_of_red.png": Image.fromarray(touched),
     }
     for name, image in saved.items():
         image.save(folder / name)
@@ -183,7 +189,7 @@ def test_skip_grayscale(variants):
     dataset, report = make_dataset(folder, SIZE, 1, training=False, skip_grayscale=True)
     indices, _ = run_epoch(dataset)
     report.finish_epoch(indices)
-    gray_names = {"gray.png", "gray_alpha.png", "deep16.png"}
+    gray_names = {"gray.png", "gray_alpha.png", "deep16.png", "speckled_gray.png"}
     assert {p.rsplit("/", 1)[-1] for p in report.skipped} == gray_names
     assert set(report.skipped.values()) == {"grayscale (filtered)"}
     assert len(indices) == len(variants["names"]) - len(gray_names)
@@ -264,11 +270,11 @@ def test_tfrecords_round_trip(variants, broken, tmp_path):
     assert report.paths is None and report.num_sources == len(variants["names"])
 
     # Grayscale filtering on records names the records by their stored names.
-    dataset, report = make_dataset([summary.pattern], SIZE, 4, training=True, skip_grayscale=True)
+    dataset, report = make_dataset([summary.pattern], SIZE, 3, training=True, skip_grayscale=True)
     indices, _ = run_epoch(dataset)
     report.finish_epoch(indices)
-    assert set(report.skipped) == {"gray.png", "gray_alpha.png", "deep16.png"}
-    assert report.last_dropped == (len(variants["names"]) - 3) % 4
+    assert set(report.skipped) == {"gray.png", "gray_alpha.png", "deep16.png", "speckled_gray.png"}
+    assert report.last_dropped == (len(variants["names"]) - 4) % 3 > 0
 
 
 def test_make_tfrecords_cli_reports_bad_files(broken, tmp_path):

@@ -12,7 +12,9 @@ and cheaper.) Evaluation crops scale the short side to S and keep the centre
 square. Photos smaller than S are scaled up.
 
 Files that fail to decode are dropped by `ignore_errors` and named by the
-`EpochReport` at the end of the epoch, never silently.
+`EpochReport` at the end of the epoch, never silently. The report relies on
+the visiting order being a function of the seed (see `sources`) and on every
+stage keeping it (`deterministic=True`): do not turn tf.data determinism off.
 """
 
 import functools
@@ -76,7 +78,8 @@ def make_dataset(
 
     `sources`: folders (searched recursively), photo files, or TFRecord file
     patterns written by `make_tfrecords`. `shard=(num_shards, shard_index)`
-    splits the files/records between workers before anything is decoded.
+    splits the files/records between workers before anything is decoded
+    (and turns tf.distribute's auto-sharding off for this dataset).
     The order and the crops depend only on (seed, epoch): iterating the
     dataset again repeats the same epoch; pass the next `epoch` for new ones.
     Call `report.finish_epoch(seen_indices)` after the epoch to learn which
