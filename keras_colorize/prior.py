@@ -102,7 +102,10 @@ def define_flags() -> None:
 
 def main(argv):
     del argv
-    counted = count_bins(FLAGS.data_dir, FLAGS.image_size, FLAGS.batch_size, FLAGS.max_images)
+    try:
+        counted = count_bins(FLAGS.data_dir, FLAGS.image_size, FLAGS.batch_size, FLAGS.max_images)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
     if not counted.photos:
         raise SystemExit(f"No readable photos in {FLAGS.data_dir}.")
     prior = smooth_prior(counted.counts)

@@ -132,7 +132,10 @@ def define_flags() -> None:
 
 def main(argv):
     del argv
-    summary = write_tfrecords(FLAGS.input, FLAGS.output, FLAGS.num_shards, FLAGS.seed)
+    try:
+        summary = write_tfrecords(FLAGS.input, FLAGS.output, FLAGS.num_shards, FLAGS.seed)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
     print(summary.message())
     if not summary.written:
         raise SystemExit(f"No readable photos in {FLAGS.input}.")

@@ -1,0 +1,153 @@
+"""Input pipeline throughput: our tf.data path vs a plain NumPy / scikit-image one.
+
+Both turn the same photo files into training targets: decode, random
+scale/crop to 256 x 256 with a flip, Lab, and the soft-encoded ab targets
+(5 nearest of the 313 bins, Gaussian weights) at every 4th pixel.
+
+- ours: `make_dataset` (tf.data, parallel decode and crop) followed, per
+  batch, by `training_pair` + `soft_encode_sparse` (what the trainer runs in
+  its compiled step), mapped in tf.data so it overlaps with decoding.
+- numpy: Pillow decode and resize, `skimage.color.rgb2lab` on the crop, and
+  distances to all 313 bins with NumPy, in a pool of 2 processes.
+
+The two are timed alternately, several rounds, on the same files and cores;
+the medians and their ratio are printed and saved as JSON.
+
+    python bench/data_pipeline.py --data_dir=../shared/data/val --num_images=512
+"""
+
+import json
+import multiprocessing
+import os
+import pathlib
+import platform
+import statistics
+import time
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", "../shared/data/val", "Folder of photos (searched recursively).")
+flags.DEFINE_integer("num_images", 512, "Photos per timed run.", lower_bound=1)
+flags.DEFINE_integer("image_size", 256, "Crop size.", lower_bound=8)
+flags.DEFINE_integer("batch_size", 32, "Batch size of our pipeline.", lower_bound=1)
+flags.DEFINE_integer("rounds", 3, "Alternating timed rounds of each implementation.", lower_bound=1)
+flags.DEFINE_integer("processes", 2, "Worker processes of the NumPy implementation.", lower_bound=1)
+flags.DEFINE_string("output", "bench/results/data_pipeline.json", "Where to write the JSON results.")
+
+MAX_SCALE = 1.25
+STRIDE = 4
+
+
+def numpy_targets(path: str, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One photo -> (L [S, S], nearest-5 bin indices and weights at every 4th pixel), the plain way."""
+    from PIL import Image
+    from skimage.color import rgb2lab
+
+    from keras_colorize.bins import NEIGHBOURS, SIGMA, bin_centers
+
+    rng = np.random.default_rng(seed)
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        scale = rng.uniform(size, MAX_SCALE * size) / min(image.size)
+        width, height = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+        image = image.resize((width, height), Image.BILINEAR)
+        left, top = rng.integers(0, width - size + 1), rng.integers(0, height - size + 1)
+        crop = np.asarray(image.crop((left, top, left + size, top + size)))
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    lab = rgb2lab(crop)
+    ab = lab[::STRIDE, ::STRIDE, 1:].reshape(-1, 2)
+    d2 = ((ab[:, None, :] - bin_centers()[None].astype(np.float64)) ** 2).sum(-1)
+    nearest = np.argpartition(d2, NEIGHBOURS, axis=1)[:, :NEIGHBOURS]
+    near_d2 = np.take_along_axis(d2, nearest, axis=1)
+    weights = np.exp(-near_d2 / (2 * SIGMA**2))
+    weights /= weights.sum(axis=1, keepdims=True)
+    return lab[..., 0], nearest, weights
+
+
+def _numpy_worker(job: tuple[str, int, int]) -> int:
+    path, size, seed = job
+    numpy_targets(path, size, seed)
+    return 1  # only a count crosses the process boundary
+
+
+def time_numpy(pool, paths: list[str], size: int, round_index: int) -> float:
+    jobs = [(p, size, round_index * len(paths) + i) for i, p in enumerate(paths)]
+    start = time.perf_counter()
+    done = sum(pool.imap_unordered(_numpy_worker, jobs, chunksize=8))
+    return done / (time.perf_counter() - start)
+
+
+def make_ours(paths: list[str], size: int, batch_size: int):
+    import tensorflow as tf
+
+    from keras_colorize.bins import soft_encode_sparse
+    from keras_colorize.data import make_dataset
+    from keras_colorize.preprocessing import training_pair
+
+    def targets(batch):
+        lightness, ab = training_pair(batch["rgb"])
+        indices, weights = soft_encode_sparse(ab)
+        return lightness, indices, weights
+
+    def run(round_index: int) -> float:
+        dataset, _ = make_dataset(
+            paths, size, batch_size, training=True, drop_remainder=False, epoch=round_index
+        )
+        dataset = dataset.map(targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+        start = time.perf_counter()
+        done = sum(int(lightness.shape[0]) for lightness, _, _ in dataset)
+        return done / (time.perf_counter() - start)
+
+    return run
+
+
+def main(argv):
+    del argv
+    from keras_colorize.images import list_images
+
+    paths = list_images(FLAGS.data_dir)[: FLAGS.num_images]
+    if len(paths) < FLAGS.num_images:
+        print(f"Only {len(paths)} photos in {FLAGS.data_dir}.")
+    ours = make_ours(paths, FLAGS.image_size, FLAGS.batch_size)
+    results = {"ours": [], "numpy": []}
+    ctx = multiprocessing.get_context("spawn")  # no forked TensorFlow state in the workers
+    with ctx.Pool(FLAGS.processes) as pool:
+        pool.map(_numpy_worker, [(paths[0], FLAGS.image_size, 0)] * FLAGS.processes)  # warm up imports
+        ours(FLAGS.rounds)  # warm up (tracing); an epoch the timed rounds do not use
+        for round_index in range(FLAGS.rounds):
+            results["ours"].append(ours(round_index))
+            results["numpy"].append(time_numpy(pool, paths, FLAGS.image_size, round_index))
+            print(
+                f"round {round_index}: ours {results['ours'][-1]:.1f} images/s, "
+                f"numpy {results['numpy'][-1]:.1f} images/s",
+                flush=True,
+            )
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    ratio = medians["ours"] / medians["numpy"]
+    print(f"\n{'implementation':<44} {'images/s':>9}")
+    print(f"{'ours (tf.data + training_pair + soft_encode)':<44} {medians['ours']:>9.1f}")
+    print(f"{f'numpy/scikit-image ({FLAGS.processes} processes)':<44} {medians['numpy']:>9.1f}")
+    print(f"ratio: {ratio:.2f}x (required: >= 2x)")
+    record = {
+        "num_images": len(paths),
+        "image_size": FLAGS.image_size,
+        "batch_size": FLAGS.batch_size,
+        "numpy_processes": FLAGS.processes,
+        "rounds": results,
+        "images_per_s": medians,
+        "ratio": ratio,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "data_dir": FLAGS.data_dir,
+    }
+    output = pathlib.Path(FLAGS.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"Wrote {output}")
+
+
+if __name__ == "__main__":
+    app.run(main)
