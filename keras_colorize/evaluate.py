@@ -164,9 +164,7 @@ class Evaluation:
 
     def photo(self, index: int, rgb: np.ndarray) -> dict:
         """Per-photo metrics of every row (curves kept separately)."""
-        truth = rgb.astype(np.float64) / 255.0
-        ab_true = metrics.ab_of(rgb)
-        L = np.asarray(lightness(rgb[None]))[0, ..., 0]
+        truth = metrics.reference(rgb, self.prior)
         label = self.label_of(self.files[index])
         record = {
             "file": self.files[index],
@@ -177,7 +175,7 @@ class Evaluation:
         }
         curves = {}
         for name, out in self.outputs(index, rgb).items():
-            row = metrics.photo_metrics(metrics.ab_of(out), ab_true, out / 255.0, truth, L, self.prior)
+            row = metrics.photo_metrics(out, truth)
             curves[name] = (row.pop("curve"), row.pop("curve_rebal"))
             if label is not None and self.classifier is not None:
                 scores = self.classifier.scores(out)
@@ -316,26 +314,32 @@ def evaluate(
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "A .keras model, a model folder or a SavedModel directory.")
-flags.DEFINE_string("data_dir", None, "Colour photos to evaluate on (searched recursively).")
-flags.DEFINE_string("output", None, "Report folder (metrics.json, report.md, figures).")
-flags.DEFINE_string("prior", None, "Prior over the 313 bins (default: prior.npy beside the model).")
-flags.DEFINE_string("labels", None, "labels.csv (file,wnid,class_index,name); default <data_dir>/labels.csv.")
-flags.DEFINE_string(
-    "classifier",
-    "resnet50",
-    "'resnet50' (Keras, ImageNet weights), a .tflite or a .keras "
-    "classifier; empty to skip the semantic test.",
-)
-flags.DEFINE_string(
-    "classifier_labels",
-    None,
-    "Class names for the classifier (1000 or 1001 lines); default: imagenet_labels.txt beside a .tflite.",
-)
-flags.DEFINE_float("temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature.")
-flags.DEFINE_integer("max_images", None, "Evaluate only the first N photos.")
-flags.DEFINE_integer("work_size", None, "Working size (default: training image_size, else 256).")
-flags.DEFINE_string("name", None, "Row name of the model in the table (default: its folder name).")
+
+
+def define_flags() -> None:
+    """CLI flags (defined on demand: the study imports this module with its own flags)."""
+    flags.DEFINE_string("model", None, "A .keras model, a model folder or a SavedModel directory.")
+    flags.DEFINE_string("data_dir", None, "Colour photos to evaluate on (searched recursively).")
+    flags.DEFINE_string("output", None, "Report folder (metrics.json, report.md, figures).")
+    flags.DEFINE_string("prior", None, "Prior over the 313 bins (default: prior.npy beside the model).")
+    flags.DEFINE_string(
+        "labels", None, "labels.csv (file,wnid,class_index,name); default <data_dir>/labels.csv."
+    )
+    flags.DEFINE_string(
+        "classifier",
+        "resnet50",
+        "'resnet50' (Keras, ImageNet weights), a .tflite or a .keras "
+        "classifier; empty to skip the semantic test.",
+    )
+    flags.DEFINE_string(
+        "classifier_labels",
+        None,
+        "Class names for the classifier (1000 or 1001 lines); default: imagenet_labels.txt beside a .tflite.",
+    )
+    flags.DEFINE_float("temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature.")
+    flags.DEFINE_integer("max_images", None, "Evaluate only the first N photos.")
+    flags.DEFINE_integer("work_size", None, "Working size (default: training image_size, else 256).")
+    flags.DEFINE_string("name", None, "Row name of the model in the table (default: its folder name).")
 
 
 def main(argv):
@@ -372,4 +376,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -91,35 +91,50 @@ def edge_band(lightness: np.ndarray, percentile: float = EDGE_PERCENTILE, radius
     return ndimage.binary_dilation(edges, iterations=radius)
 
 
-def bleeding(errors: np.ndarray, lightness: np.ndarray) -> float:
-    """Share of the ab error mass near strong L edges / the band's share of pixels.
+def bleeding(errors: np.ndarray, band: np.ndarray) -> float:
+    """Share of the ab error mass in the edge band / the band's share of pixels.
 
     1 means errors are spread evenly; above 1 they pile up at edges, which
     is what colour bleeding across object boundaries looks like. 0 when the
     photo has no strong edge or no error.
     """
-    band = edge_band(lightness)
     total = float(np.sum(errors))
     if not band.any() or total <= 0.0:
         return 0.0
     return float(np.sum(errors[band]) / total / np.mean(band))
 
 
-def photo_metrics(ab_pred, ab_true, rgb_pred, rgb_true, lightness, prior) -> dict:
-    """All per-photo metrics of one prediction ([H, W, ...] arrays).
+def reference(rgb_true: np.ndarray, prior: np.ndarray) -> dict:
+    """What every prediction of one photo is compared with (computed once).
+
+    `rgb_true` is uint8 [H, W, 3]; returns its ab, RGB in [0, 1], the
+    rebalancing weight of each pixel and the edge band of its L.
+    """
+    lab = np.asarray(rgb_uint8_to_lab(rgb_true))
+    return {
+        "ab": lab[..., 1:],
+        "rgb": np.asarray(rgb_true, np.float64) / 255.0,
+        "weights": rebalancing_pixel_weights(lab[..., 1:], prior),
+        "band": edge_band(lab[..., 0]),
+    }
+
+
+def photo_metrics(rgb_pred: np.ndarray, truth: dict) -> dict:
+    """All per-photo metrics of one uint8 RGB prediction against `reference(...)`.
 
     Returns scalars plus the raw and rebalanced curves (for aggregation).
     """
-    errors = ab_error(ab_pred, ab_true)
+    errors = ab_error(ab_of(rgb_pred), truth["ab"])
+    rgb = np.asarray(rgb_pred, np.float64) / 255.0
     curve = cumulative_curve(errors)
-    curve_rebal = cumulative_curve(errors, rebalancing_pixel_weights(ab_true, prior))
+    curve_rebal = cumulative_curve(errors, truth["weights"])
     return {
         "auc": auc(curve),
         "auc_rebal": auc(curve_rebal),
         "ab_error": float(np.mean(errors)),
-        "psnr": psnr(rgb_pred, rgb_true),
-        "colourfulness": colourfulness(rgb_pred),
-        "bleeding": bleeding(errors, lightness),
+        "psnr": psnr(rgb, truth["rgb"]),
+        "colourfulness": colourfulness(rgb),
+        "bleeding": bleeding(errors, truth["band"]),
         "curve": curve,
         "curve_rebal": curve_rebal,
     }

@@ -55,9 +55,9 @@ def _error_map(rgb_out: np.ndarray, rgb_true: np.ndarray) -> np.ndarray:
     """Per-pixel ab error as gray (white = 50+ ab units), the edge band tinted red."""
     errors = metrics.ab_error(metrics.ab_of(rgb_out), metrics.ab_of(rgb_true))
     L = np.asarray(lightness(rgb_true[None]))[0, ..., 0]
+    band = metrics.edge_band(L)
     gray = np.clip(errors / 50.0 * 255.0, 0, 255)
     image = np.stack([gray, gray, gray], axis=-1)
-    band = metrics.edge_band(L)
     image[band] = 0.6 * image[band] + 0.4 * np.array([255.0, 0.0, 0.0])
     return image.astype(np.uint8)
 

@@ -1,0 +1,116 @@
+"""Colorize legacy grayscale photos into galleries (no ground truth, so no metrics).
+
+    python -m keras_colorize.colorize_legacy --model=runs/full/model.keras \\
+        --data_dir=legacy/ --output=legacy_out/
+
+Writes gallery_001.png, ... (grayscale input beside its colorization) and
+index.md listing the photos of each gallery and any unreadable file.
+"""
+
+import os
+import sys
+
+import keras
+from absl import app, flags, logging
+
+from keras_colorize.decoding import DEFAULT_TEMPERATURE
+from keras_colorize.evaluate import load_entry
+from keras_colorize.figures import image_grid
+from keras_colorize.images import UnreadableImageError, list_images, load_image
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "A .keras model, a model folder or a SavedModel directory.")
+flags.DEFINE_string("data_dir", None, "Grayscale (or colour) photos, searched recursively.")
+flags.DEFINE_string("output", None, "Folder for the gallery PNGs and index.md.")
+flags.DEFINE_float("temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature.")
+flags.DEFINE_integer("work_size", None, "Working size (default: training image_size, else 256).")
+flags.DEFINE_integer("per_gallery", 8, "Photos per gallery PNG.")
+flags.DEFINE_integer("cell", 240, "Thumbnail size in the galleries (px).")
+
+
+def colorize_folder(
+    model: str,
+    data_dir: str,
+    output: str,
+    temperature: float = DEFAULT_TEMPERATURE,
+    work_size: int | None = None,
+    per_gallery: int = 8,
+    cell: int = 240,
+) -> dict:
+    """Colorize every photo under `data_dir`; returns {"galleries", "photos", "unreadable"}."""
+    colorizer = load_entry(model, work_size=work_size).colorizer
+    files = list_images(data_dir)
+    if not files:
+        raise ValueError(f"No photos found under {data_dir}")
+    os.makedirs(output, exist_ok=True)
+    galleries, unreadable, page = [], [], []
+
+    def flush():
+        name = f"gallery_{len(galleries) + 1:03d}.png"
+        rows = [[(rgb, os.path.relpath(path, data_dir)[-36:]), (out, "")] for path, rgb, out in page]
+        image_grid(rows, ["Input", "Colorized"], os.path.join(output, name), cell=cell)
+        galleries.append((name, [os.path.relpath(path, data_dir) for path, _, _ in page]))
+        page.clear()
+
+    bar = keras.utils.Progbar(len(files), unit_name="photo")
+    for index, path in enumerate(files):
+        try:
+            rgb = load_image(path)
+        except UnreadableImageError as error:
+            logging.warning("Skipping unreadable photo: %s", error)
+            unreadable.append(str(error))
+        else:
+            page.append((path, rgb, colorizer.colorize(rgb, temperature)))
+            if len(page) == per_gallery:
+                flush()
+        bar.update(index + 1)
+    if page:
+        flush()
+    lines = [
+        "# Colorized legacy photos",
+        "",
+        f"Model `{model}`, temperature {temperature}, working size {colorizer.work_size}. "
+        f"{sum(len(p) for _, p in galleries)} photos colorized from `{data_dir}`, "
+        f"{len(unreadable)} unreadable (skipped).",
+        "",
+    ]
+    for name, paths in galleries:
+        lines += [f"## {name}", "", ", ".join(f"`{p}`" for p in paths), "", f"![{name}]({name})", ""]
+    if unreadable:
+        lines += ["## Unreadable files", "", *(f"- {message}" for message in unreadable), ""]
+    with open(os.path.join(output, "index.md"), "w", encoding="utf-8") as file:
+        file.write("\n".join(lines))
+    return {
+        "galleries": [name for name, _ in galleries],
+        "photos": len(files) - len(unreadable),
+        "unreadable": unreadable,
+    }
+
+
+def main(argv):
+    del argv
+    for name in ("model", "data_dir", "output"):
+        if not getattr(FLAGS, name):
+            sys.exit(f"--{name} is required")
+    if FLAGS.temperature <= 0 or FLAGS.per_gallery < 1:
+        sys.exit("--temperature must be > 0 and --per_gallery >= 1")
+    try:
+        result = colorize_folder(
+            FLAGS.model,
+            FLAGS.data_dir,
+            FLAGS.output,
+            FLAGS.temperature,
+            FLAGS.work_size,
+            FLAGS.per_gallery,
+            FLAGS.cell,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"Error: {error}")
+    print(
+        f"{result['photos']} photos in {len(result['galleries'])} galleries, "
+        f"{len(result['unreadable'])} unreadable; see {os.path.join(FLAGS.output, 'index.md')}"
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)
