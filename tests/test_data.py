@@ -12,6 +12,7 @@ from PIL import Image
 from keras_colorize.data import make_dataset
 from keras_colorize.data.make_tfrecords import write_tfrecords
 from keras_colorize.data.pipeline import random_crop
+from keras_colorize.data.sources import RECORD_FEATURES
 from keras_colorize.images import image_from_bytes
 
 SIZE = 64
@@ -312,3 +313,20 @@ def test_bad_arguments_are_named(photo_paths, tmp_path):
 def test_pillow_agrees_with_the_pipeline_on_tiff(variants):
     data = (variants["folder"] / "photo.tif").read_bytes()
     np.testing.assert_array_equal(image_from_bytes(data), variants["base"])
+
+
+def test_records_of_several_folders_keep_indices_and_names(photo_paths, tmp_path):
+    for folder, chosen in (("a", photo_paths[:2]), ("b", photo_paths[2:5])):
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        for path in chosen:
+            shutil.copy(path, tmp_path / "in" / folder / path.name)
+    inputs = [str(tmp_path / "in" / "a"), str(tmp_path / "in" / "b")]
+    summary = write_tfrecords(inputs, str(tmp_path / "out" / "ab"), 2)
+    names = {}
+    for record in tf.data.TFRecordDataset(summary.files):
+        example = tf.io.parse_single_example(record, RECORD_FEATURES)
+        names[int(example["index"])] = example["name"].numpy().decode()
+    files = make_dataset(inputs, SIZE, 1, training=False)[1].paths
+    assert sorted(names) == list(range(5))
+    for index, name in names.items():
+        assert files[index].endswith("/" + name) and name.split("/")[0] in ("a", "b")
