@@ -29,6 +29,7 @@ from keras_colorize.preprocessing import lightness_from_uint8
 # full-resolution recombination costs ~70 bytes per pixel (bench/inference.py
 # measures it), so 50 MP stays within about 4 GB.
 COLORIZE_MAX_PIXELS = 50_000_000
+_STRIP_PIXELS = 1 << 20
 
 
 def lightness(rgb):
@@ -208,7 +209,18 @@ class Colorizer:
             temperatures = np.full((len(rgbs),), temperature, np.float32)
             ab_small = predict_ab_small(self.model, small, temperatures)
             abs_ = [to_photo_size(ab_small[i : i + 1], *rgb.shape[:2]) for i, rgb in enumerate(rgbs)]
-        return [ops.convert_to_numpy(recombine(L, ab))[0] for L, ab in zip(lightnesses, abs_, strict=True)]
+        return [_recombine_in_strips(L, ab) for L, ab in zip(lightnesses, abs_, strict=True)]
+
+
+def _recombine_in_strips(L, ab) -> np.ndarray:
+    """`recombine` one photo a band of rows at a time (it is per pixel, so exact).
+
+    Bounds the float temporaries of Lab -> RGB to ~1 megapixel whatever the photo's size.
+    """
+    width = L.shape[2]
+    rows = max(1, _STRIP_PIXELS // width)
+    bands = [recombine(L[:, top : top + rows], ab[:, top : top + rows]) for top in range(0, L.shape[1], rows)]
+    return np.concatenate([ops.convert_to_numpy(band)[0] for band in bands], axis=0)
 
 
 def _resolve_model_dir(path: str) -> str:

@@ -164,7 +164,8 @@ def colorize_bytes(model: keras.Model, image_bytes, temperature, work_size: int 
         data, ab = args
         L = lightness(decode_image(data)[None])
         ab = to_photo_size(ab[None], tf.shape(L)[1], tf.shape(L)[2])
-        return tf.io.encode_png(recombine(L, ab)[0])
+        # Level 1: 10x faster than zlib's default for ~15% larger files.
+        return tf.io.encode_png(recombine(L, ab)[0], compression=1)
 
     return tf.map_fn(
         finish,
