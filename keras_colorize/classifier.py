@@ -18,6 +18,7 @@ ImageNet class probabilities in synset order.
 
 import csv
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -61,7 +62,9 @@ class Classifier:
         elif spec.endswith(".tflite"):
             if not os.path.isfile(spec):
                 raise FileNotFoundError(f"Classifier file not found: {spec}")
-            self._interpreter = tf.lite.Interpreter(model_path=spec, num_threads=num_threads)
+            with warnings.catch_warnings():  # its LiteRT successor is not a dependency
+                warnings.simplefilter("ignore", UserWarning)
+                self._interpreter = tf.lite.Interpreter(model_path=spec, num_threads=num_threads)
             self._interpreter.allocate_tensors()
             self._input = self._interpreter.get_input_details()[0]
             self._output = self._interpreter.get_output_details()[0]

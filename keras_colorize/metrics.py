@@ -46,8 +46,9 @@ def cumulative_curve(errors: np.ndarray, weights: np.ndarray | None = None) -> n
     """Weighted share of pixels with error <= t for t = 0..150 -> [151]."""
     errors = np.asarray(errors, np.float64).ravel()
     weights = np.ones_like(errors) if weights is None else np.asarray(weights, np.float64).ravel()
-    # error <= t (t integer) <=> ceil(error) <= t; errors above 150 never count.
-    first = np.minimum(np.ceil(errors), len(THRESHOLDS)).astype(np.int64)
+    # error <= t (t integer) <=> ceil(error) <= t; errors above 150 never count. The
+    # tolerance keeps an error of exactly t (up to float rounding) at t.
+    first = np.minimum(np.ceil(errors - 1e-6), len(THRESHOLDS)).astype(np.int64)
     mass = np.bincount(first, weights=weights, minlength=len(THRESHOLDS) + 1)[: len(THRESHOLDS)]
     return np.cumsum(mass) / np.sum(weights)
 
