@@ -1,0 +1,72 @@
+"""The study runner: argument checks (fast) and a tiny end-to-end study (slow)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from keras_colorize.study import MODELS, run_study, training_columns
+from keras_colorize.train import TrainConfig
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+TFLITE = FIXTURES / "classifier" / "mobilenet_v2_1.0_224_quant.tflite"
+
+
+def _config(tmp_path) -> TrainConfig:
+    photos = str(FIXTURES / "photos")
+    return TrainConfig(
+        train_data=[photos], val_data=[photos], model_dir=str(tmp_path), image_size=32, batch_size=4,
+        max_steps=2, width=0.125, progress=False, val_images=0, checkpoint_every_steps=1000,
+    )  # fmt: skip
+
+
+def test_unknown_model_is_refused_before_training(tmp_path):
+    with pytest.raises(ValueError, match="Unknown models"):
+        run_study(_config(tmp_path), str(tmp_path), str(FIXTURES / "semantic"), names=["full", "vgg"])
+    assert not (tmp_path / "full").exists()
+
+
+def test_training_columns():
+    summary = {"variant": "4block", "loss": "rebalanced", "steps": 10, "epochs": 2, "wall_time_s": 12.6,
+               "train_loss": 4.1, "val_loss": 3.9, "config": {}}  # fmt: skip
+    assert training_columns(summary) == {
+        "Variant": "4block", "Loss": "rebalanced", "Steps": 10, "Epochs": 2, "Wall s": 13,
+        "Train loss": 4.1, "Val loss": 3.9,
+    }  # fmt: skip
+
+
+def test_cli_requires_folders(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_colorize.study", f"--study_dir={tmp_path}", "--test_data=/no/such/dir"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0 and "--test_data: /no/such/dir is not a folder" in result.stderr
+
+
+@pytest.mark.slow
+def test_tiny_study_end_to_end_and_resume(tmp_path):
+    study = tmp_path / "study"
+    config = _config(study)
+    results = run_study(config, str(study), str(FIXTURES / "semantic"), classifier=str(TFLITE))
+    report = study / "report"
+    for name in ("report.md", "metrics.json", "auc_curves.png", "gallery.png", "best.png", "worst.png",
+                 "bleeding.png", "semantic.png"):  # fmt: skip
+        assert (report / name).is_file(), name
+    assert (study / "prior.npy").is_file()
+    assert list(results["summary"]) == ["Ground truth", "Gray", "Random", *MODELS]
+    stored = json.loads((report / "metrics.json").read_text())
+    assert stored["extra"]["l2"]["Loss"] == "l2" and stored["extra"]["full"]["Steps"] == 2
+    text = (report / "report.md").read_text()
+    for name in MODELS:
+        assert f"| {name} | " in text
+    assert results["summary"]["Ground truth"]["top5"] == 100.0
+    for name in MODELS:
+        assert results["summary"][name]["loss"] > 0
+    # Resume: finished models are not trained again, the report is rewritten.
+    stamps = {n: (study / n / "training.json").stat().st_mtime_ns for n in MODELS}
+    (report / "report.md").unlink()
+    run_study(config, str(study), str(FIXTURES / "semantic"), classifier=None, names=["full", "l2"])
+    assert {n: (study / n / "training.json").stat().st_mtime_ns for n in MODELS} == stamps
+    assert "| l2 | " in (report / "report.md").read_text()
