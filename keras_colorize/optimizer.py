@@ -12,7 +12,7 @@ the paper went 3e-5 -> 1e-5 -> 3e-6, i.e. about 0.316 (sqrt(0.1)) per drop.
 from collections.abc import Sequence
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 def learning_rate_schedule(
@@ -44,7 +44,11 @@ def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
     return float(keras.ops.convert_to_numpy(inner.learning_rate))
 
 
-def weight_decay_loss(model: keras.Model, decay: float) -> tf.Tensor:
-    """0.5 * decay * sum of squared convolution kernels (float32)."""
-    kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
-    return 0.5 * decay * tf.add_n([tf.reduce_sum(tf.square(tf.cast(k.value, tf.float32))) for k in kernels])
+def is_decayed(variable: keras.Variable) -> bool:
+    """Weight decay applies to convolution kernels only."""
+    return variable.path.endswith("kernel")
+
+
+def weight_decay_loss(kernels: Sequence, decay: float):
+    """0.5 * decay * sum of the squared `kernels` (variables or, in a stateless step, their values)."""
+    return 0.5 * decay * sum(ops.sum(ops.square(ops.cast(k, "float32"))) for k in kernels)

@@ -32,7 +32,7 @@ from keras_colorize.distribute import WriteDir, is_chief, make_strategy, worker_
 from keras_colorize.inference import colorize_rgb
 from keras_colorize.losses import make_loss
 from keras_colorize.model import build_model, logits_model
-from keras_colorize.optimizer import current_learning_rate, make_optimizer, weight_decay_loss
+from keras_colorize.optimizer import current_learning_rate, is_decayed, make_optimizer, weight_decay_loss
 from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights
 
@@ -62,6 +62,76 @@ class _Position:
     train_loss: float | None = None
     val_loss: float | None = None
     wall_time_s: float = 0.0
+
+
+def make_train_step(
+    strategy: tf.distribute.Strategy,
+    model: keras.Model,
+    loss_fn: keras.layers.Layer,
+    optimizer: keras.optimizers.Optimizer,
+    global_batch_size: int,
+    weight_decay: float,
+    jit: bool,
+    check_gradients: bool = True,
+):
+    """The distributed training step: (batch, poison) -> (mean loss, non-finite flag, indices seen).
+
+    `poison` multiplies the loss (1.0; NaN only to test the NaN guard). With `jit`
+    the forward and backward pass is one XLA cluster; the optimizer update stays
+    outside it because its cross-replica all-reduce cannot be compiled.
+    """
+    net = logits_model(model)
+    kernels = [v for v in model.trainable_variables if is_decayed(v)]
+
+    def gradients(rgb, poison):
+        lightness, ab = training_pair(rgb)
+        with tf.GradientTape() as tape:
+            per_image = loss_fn(ab, net(lightness, training=True))
+            data_loss = tf.nn.compute_average_loss(per_image, global_batch_size=global_batch_size) * poison
+            total = data_loss
+            if weight_decay:
+                total += tf.nn.scale_regularization_loss(weight_decay_loss(kernels, weight_decay))
+            scaled = optimizer.scale_loss(total)
+        return data_loss, tape.gradient(scaled, model.trainable_variables)
+
+    if jit:
+        gradients = tf.function(gradients, jit_compile=True)
+
+    def replica_step(batch, poison):
+        data_loss, grads = gradients(batch["rgb"], poison)
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        bad = tf.cast(tf.logical_and(check_gradients, tf.logical_not(finite)), tf.float32)
+        return data_loss, bad
+
+    @tf.function
+    def train_step(batch, poison):
+        data_loss, bad = strategy.run(replica_step, args=(batch, poison))
+        total = strategy.reduce(tf.distribute.ReduceOp.SUM, data_loss, axis=None)
+        bad = strategy.reduce(tf.distribute.ReduceOp.SUM, bad, axis=None)
+        return total, bad, strategy.gather(batch["index"], axis=0)
+
+    return train_step
+
+
+def make_eval_step(strategy: tf.distribute.Strategy, model: keras.Model, loss_fn: keras.layers.Layer):
+    """batch -> (sum of per-image losses, number of images), over all replicas."""
+    net = logits_model(model)
+
+    def replica_eval(batch):
+        lightness, ab = training_pair(batch["rgb"])
+        per_image = loss_fn(ab, net(lightness, training=False))
+        return tf.reduce_sum(per_image), tf.cast(tf.shape(per_image)[0], tf.float32)
+
+    @tf.function
+    def eval_step(batch):
+        total, count = strategy.run(replica_eval, args=(batch,))
+        return (
+            strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None),
+        )
+
+    return eval_step
 
 
 class Trainer:
@@ -98,7 +168,6 @@ class Trainer:
         prior = self._prior()
         with self.strategy.scope():
             self.model = build_model(c.variant, c.width)
-            self.net = logits_model(self.model)
             self.optimizer = make_optimizer(
                 c.learning_rate,
                 c.beta_1,
@@ -175,51 +244,18 @@ class Trainer:
         return position, seen
 
     def _build_steps(self) -> None:
-        c, strategy, model = self.config, self.strategy, self.model
-        check_gradients = c.mixed_precision != "float16"  # loss scaling skips inf steps itself
-
-        def gradients(rgb, poison):
-            lightness, ab = training_pair(rgb)
-            with tf.GradientTape() as tape:
-                per_image = self.loss_fn(ab, self.net(lightness, training=True))
-                data_loss = tf.nn.compute_average_loss(per_image, global_batch_size=c.batch_size) * poison
-                total = data_loss
-                if c.weight_decay:
-                    total += tf.nn.scale_regularization_loss(weight_decay_loss(model, c.weight_decay))
-                scaled = self.optimizer.scale_loss(total)
-            return data_loss, tape.gradient(scaled, model.trainable_variables)
-
-        if c.jit:
-            gradients = tf.function(gradients, jit_compile=True)
-
-        def replica_step(batch, poison):
-            data_loss, grads = gradients(batch["rgb"], poison)
-            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-            self.optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            bad = tf.cast(tf.logical_and(check_gradients, tf.logical_not(finite)), tf.float32)
-            return data_loss, bad
-
-        @tf.function
-        def train_step(batch, poison):
-            data_loss, bad = strategy.run(replica_step, args=(batch, poison))
-            total = strategy.reduce(tf.distribute.ReduceOp.SUM, data_loss, axis=None)
-            bad = strategy.reduce(tf.distribute.ReduceOp.SUM, bad, axis=None)
-            return total, bad, strategy.gather(batch["index"], axis=0)
-
-        def replica_eval(batch):
-            lightness, ab = training_pair(batch["rgb"])
-            per_image = self.loss_fn(ab, self.net(lightness, training=False))
-            return tf.reduce_sum(per_image), tf.cast(tf.shape(per_image)[0], tf.float32)
-
-        @tf.function
-        def eval_step(batch):
-            total, count = strategy.run(replica_eval, args=(batch,))
-            return (
-                strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None),
-                strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None),
-            )
-
-        self.train_step, self.eval_step = train_step, eval_step
+        c = self.config
+        self.train_step = make_train_step(
+            self.strategy,
+            self.model,
+            self.loss_fn,
+            self.optimizer,
+            c.batch_size,
+            c.weight_decay,
+            c.jit,
+            check_gradients=c.mixed_precision != "float16",  # loss scaling skips inf steps itself
+        )
+        self.eval_step = make_eval_step(self.strategy, self.model, self.loss_fn)
 
     def _open_logs(self) -> None:
         logs = os.path.join(self.config.model_dir, "logs")

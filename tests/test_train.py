@@ -152,3 +152,49 @@ def test_checkpoints_are_atomic_and_pruned(tmp_path):
     np.testing.assert_array_equal(manager.load_array(3, "seen"), [0, 1, 2])
     manager.remove_stale_temporaries()
     assert sorted(os.listdir(tmp_path)) == ["ckpt-000000002", "ckpt-000000003"]
+
+
+BLOCK_TENSORFLOW = """
+import importlib.abc, runpy, sys
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+sys.meta_path.insert(0, NoTensorFlow())
+sys.argv = ["gpu_train.py", *sys.argv[1:]]
+runpy.run_path("bench/gpu_train.py", run_name="__main__")
+assert not [m for m in sys.modules if m.startswith("tensorflow")], "TensorFlow was imported"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_gpu_bench_runs_on_cpu(tmp_path, backend):
+    """bench/gpu_train.py, tiny config; the JAX run in a process where TensorFlow cannot be imported."""
+    output = tmp_path / "result.jsonl"
+    bench_flags = [
+        f"--data_dir={PHOTOS}",
+        "--steps=2",
+        "--warmup=2",
+        "--image_size=64",
+        "--width=0.125",
+        "--variant=4block",
+        "--batch_size=4",
+        "--pool_batches=2",
+        "--precision=bfloat16",
+        f"--output={output}",
+    ]
+    launcher = ["-c", BLOCK_TENSORFLOW] if backend == "jax" else ["bench/gpu_train.py"]
+    result = subprocess.run(
+        [sys.executable, *launcher, *bench_flags],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(output.read_text())
+    assert record["backend"] == backend and record["precision"] == "bfloat16"
+    assert record["images_per_s"] > 0 and np.isfinite(record["last_loss"]) and record["model_tflops"] > 0
+    assert f"[{backend} on" in result.stdout and "images/s" in result.stdout

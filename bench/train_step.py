@@ -1,0 +1,120 @@
+"""Training-step time against the FLOP floor on this machine (CPU).
+
+    python bench/train_step.py [--steps=3] [--jit]
+
+Times the trainer's own distributed step (`keras_colorize.trainer.make_train_step`:
+on-device Lab targets, the rebalanced loss, Adam) for the `full` network at 256 px,
+batch 8, on one fixed synthetic batch (no input pipeline), and compares it with
+the floor: the step's FLOPs (from the layer shapes, `flops.py`) divided by the
+float32 rate of a large `tf.matmul` measured in the same process. Writes
+bench/results/train_step.json.
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flops import forward_flops, training_flops
+
+from keras_colorize.losses import make_loss
+from keras_colorize.model import build_model
+from keras_colorize.optimizer import make_optimizer
+from keras_colorize.rebalance import rebalancing_weights, smooth_prior
+from keras_colorize.trainer import make_train_step
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("variant", "full", "Network variant.")
+flags.DEFINE_float("width", 1.0, "Channel multiplier.")
+flags.DEFINE_integer("image_size", 256, "Crop size.")
+flags.DEFINE_integer("batch_size", 8, "Batch size.")
+flags.DEFINE_integer("steps", 3, "Timed steps (each takes tens of seconds on 2 CPU cores).")
+flags.DEFINE_integer("warmup", 1, "Untimed steps first (tracing, allocation).")
+flags.DEFINE_boolean("jit", False, "XLA-compile the forward/backward pass.")
+flags.DEFINE_integer("matmul_size", 4096, "n for the n x n float32 matmul that measures the peak rate.")
+flags.DEFINE_string(
+    "output", os.path.join(os.path.dirname(__file__), "results", "train_step.json"), "JSON out."
+)
+
+
+def matmul_rate(n: int, repeats: int = 5) -> float:
+    """Best-of-`repeats` float32 FLOP/s of an n x n matmul."""
+    a = tf.random.normal([n, n], dtype=tf.float32)
+    b = tf.random.normal([n, n], dtype=tf.float32)
+    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+    float(matmul(a, b))
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        float(matmul(a, b))
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def main(argv):
+    del argv
+    load_before = os.getloadavg()
+    strategy = tf.distribute.get_strategy()
+    model = build_model(FLAGS.variant, FLAGS.width)
+    optimizer = make_optimizer(3e-5, 0.9, 0.99, (), 1.0, loss_scaling=False)
+    optimizer.build(model.trainable_variables)
+    loss_fn = make_loss("rebalanced", rebalancing_weights(smooth_prior(np.ones(313))))
+    step = make_train_step(strategy, model, loss_fn, optimizer, FLAGS.batch_size, 1e-3, FLAGS.jit)
+    rng = np.random.default_rng(0)
+    size = FLAGS.image_size
+    batch = {
+        "index": tf.range(FLAGS.batch_size, dtype=tf.int64),
+        "rgb": tf.constant(rng.integers(0, 256, (FLAGS.batch_size, size, size, 3), dtype=np.uint8)),
+    }
+    one = tf.constant(1.0)
+    rate_before = matmul_rate(FLAGS.matmul_size)
+    for _ in range(FLAGS.warmup):
+        float(step(batch, one)[0])
+    times = []
+    for _ in range(FLAGS.steps):
+        start = time.perf_counter()
+        float(step(batch, one)[0])
+        times.append(time.perf_counter() - start)
+    rate_after = matmul_rate(FLAGS.matmul_size)
+    rate = max(rate_before, rate_after)  # the machine's capability; load only lowers it
+    per_image = training_flops(model, size)
+    step_flops = per_image * FLAGS.batch_size
+    step_time = float(np.median(times))
+    floor = step_flops / rate
+    result = {
+        "variant": FLAGS.variant,
+        "width": FLAGS.width,
+        "image_size": size,
+        "batch_size": FLAGS.batch_size,
+        "jit": FLAGS.jit,
+        "forward_gflop_per_image": forward_flops(model, size) / 1e9,
+        "training_gflop_per_image": per_image / 1e9,
+        "step_times_s": times,
+        "step_time_s": step_time,
+        "achieved_gflops": step_flops / step_time / 1e9,
+        "matmul_gflops": rate / 1e9,
+        "matmul_gflops_before_after": [rate_before / 1e9, rate_after / 1e9],
+        "floor_s": floor,
+        "ratio_to_floor": step_time / floor,
+        "cpu_count": os.cpu_count(),
+        "load_average_before_after": [load_before[0], os.getloadavg()[0]],
+        "note": "shared machine: other jobs were running; the load average shows how busy it was",
+    }
+    print(
+        f"{FLAGS.variant} {size}px batch {FLAGS.batch_size}: training {per_image / 1e9:.1f} GFLOP/image "
+        f"(forward {result['forward_gflop_per_image']:.1f}), step {step_time:.2f} s "
+        f"= {result['achieved_gflops']:.1f} GFLOP/s; matmul {rate / 1e9:.1f} GFLOP/s -> floor {floor:.2f} s; "
+        f"step / floor = {step_time / floor:.2f} (load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f})"
+    )
+    os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
+    with open(FLAGS.output, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)
