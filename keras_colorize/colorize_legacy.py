@@ -19,13 +19,17 @@ from keras_colorize.figures import image_grid
 from keras_colorize.images import UnreadableImageError, list_images, load_image
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "A .keras model, a model folder or a SavedModel directory.")
-flags.DEFINE_string("data_dir", None, "Grayscale (or colour) photos, searched recursively.")
-flags.DEFINE_string("output", None, "Folder for the gallery PNGs and index.md.")
-flags.DEFINE_float("temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature.")
-flags.DEFINE_integer("work_size", None, "Working size (default: training image_size, else 256).")
-flags.DEFINE_integer("per_gallery", 8, "Photos per gallery PNG.")
-flags.DEFINE_integer("cell", 240, "Thumbnail size in the galleries (px).")
+
+
+def define_flags() -> None:
+    """CLI flags (defined on demand, so importing this module defines none)."""
+    flags.DEFINE_string("model", None, "A .keras model, a model folder or a SavedModel directory.")
+    flags.DEFINE_string("data_dir", None, "Grayscale (or colour) photos, searched recursively.")
+    flags.DEFINE_string("output", None, "Folder for the gallery PNGs and index.md.")
+    flags.DEFINE_float("temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature.")
+    flags.DEFINE_integer("work_size", None, "Working size (default: training image_size, else 256).")
+    flags.DEFINE_integer("per_gallery", 8, "Photos per gallery PNG.")
+    flags.DEFINE_integer("cell", 240, "Thumbnail size in the galleries (px).")
 
 
 def colorize_folder(
@@ -113,4 +117,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -49,12 +49,18 @@ class ModelEntry:
     info: dict
 
 
-def model_files(path: str) -> tuple[str, str]:
-    """A model path -> (what Colorizer loads, the folder holding prior.npy / training.json)."""
+def model_folder(path: str) -> str:
+    """Where prior.npy and training.json of a model are: beside a .keras file,
+    in a model folder, or in a SavedModel's assets/ (of its highest version)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"--model: {path} does not exist")
-    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-    return path, folder
+    if not os.path.isdir(path):
+        return os.path.dirname(os.path.abspath(path))
+    versions = [v for v in os.listdir(path) if v.isdigit() and os.path.isdir(os.path.join(path, v))]
+    if versions and not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        path = os.path.join(path, max(versions, key=int))
+    assets = os.path.join(path, "assets")
+    return assets if os.path.isfile(os.path.join(assets, "training.json")) else path
 
 
 def load_entry(
@@ -63,9 +69,10 @@ def load_entry(
     """Load a model with the prior and training.json found beside it.
 
     The working size defaults to the training image size (a model trained on
-    small crops sees objects at that scale), else 256 as in the paper.
+    small crops sees objects at that scale), else 256 as in the paper; a
+    SavedModel has its own, fixed at export.
     """
-    path, folder = model_files(path)
+    folder = model_folder(path)
     info_path = os.path.join(folder, "training.json")
     info = {}
     if os.path.isfile(info_path):
@@ -73,6 +80,10 @@ def load_entry(
             info = json.load(file)
     work_size = work_size or int(info.get("image_size") or WORK_SIZE)
     colorizer = Colorizer(path, work_size=work_size)
+    if colorizer.model is None and not colorizer.regression:
+        # The SavedModel resizes to its own size: read it off its output.
+        probe = colorizer.distribution(np.zeros((1, 8, 8, 1), np.float32))
+        colorizer.work_size = 4 * probe.shape[1]
     prior_path = prior_path or os.path.join(folder, "prior.npy")
     prior = np.load(prior_path) if os.path.isfile(prior_path) else None
     kind = info.get("loss") or ("l2" if colorizer.regression else None)
@@ -80,10 +91,10 @@ def load_entry(
     if kind == "rebalanced" and prior is None:
         logging.warning("%s: no prior.npy, so its rebalanced loss cannot be computed", path)
     elif kind is not None:
-        loss = make_loss(
-            kind, rebalancing_weights(prior) if kind == "rebalanced" else None, from_logits=False
-        )
-    return ModelEntry(name or os.path.basename(folder.rstrip("/")), colorizer, kind, loss, prior, info)
+        weights = rebalancing_weights(prior) if kind == "rebalanced" else None
+        loss = make_loss(kind, weights, from_logits=False)
+    name = name or os.path.basename(os.path.normpath(path if os.path.isdir(path) else folder))
+    return ModelEntry(name, colorizer, kind, loss, prior, info)
 
 
 def resize_uint8(rgb: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -132,3 +133,23 @@ def test_colorize_legacy(models, data_dir, tmp_path):
     assert "![gallery_002.png](gallery_002.png)" in index and "broken.jpg" in index
     with Image.open(tmp_path / "gallery_001.png") as image:
         assert image.width > 2 * 200
+
+
+def test_savedmodel_scores_like_its_keras_model(models, tmp_path, photos):
+    from keras_colorize.export import export_saved_model
+
+    folder = models["full"].parent
+    model = keras.saving.load_model(models["full"])
+    assets = (str(folder / "prior.npy"), str(folder / "training.json"))
+    export_saved_model(model, str(tmp_path / "served"), work_size=WORK, asset_files=assets)
+    served, keras_entry = load_entry(str(tmp_path / "served")), load_entry(str(models["full"]))
+    # training.json and prior.npy come from the SavedModel's assets/, the size from its graph.
+    assert served.colorizer.work_size == WORK and served.loss_kind == "rebalanced"
+    files = [str(FIXTURES / "photos" / "photo_00_n01440764.jpg")]
+    rows = [
+        Evaluation([e], files, keras_entry.prior).photo(0, photos[0])[0]["rows"]
+        for e in (served, keras_entry)
+    ]
+    name_s, name_k = served.name, keras_entry.name
+    assert rows[0][name_s]["auc"] == pytest.approx(rows[1][name_k]["auc"], abs=0.05)
+    assert rows[0][name_s]["loss"] == pytest.approx(rows[1][name_k]["loss"], rel=1e-3)
