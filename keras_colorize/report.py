@@ -87,8 +87,14 @@ def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
     curves = results["curves"]
     figures.curves_figure(
         {
-            "Non-rebalanced": {name: np.array(c["raw"]) for name, c in curves.items()},
-            "Class-rebalanced": {name: np.array(c["rebalanced"]) for name, c in curves.items()},
+            "Non-rebalanced": {
+                f"{name} (AuC {100 * np.mean(c['raw']):.1f})": np.array(c["raw"])
+                for name, c in curves.items()
+            },
+            "Class-rebalanced": {
+                f"{name} (AuC {100 * np.mean(c['rebalanced']):.1f})": np.array(c["rebalanced"])
+                for name, c in curves.items()
+            },
         },
         metrics.THRESHOLDS,
         "threshold on ab error",
