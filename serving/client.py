@@ -7,8 +7,10 @@
 gRPC (PredictionService.Predict / GetModelMetadata) by default, REST with
 --rest_url. Photos go one per request, so a bad one fails alone: its error
 (INVALID_ARGUMENT and the server's message) is listed and the others go
-through. Photos with an EXIF orientation are sent upright (re-encoded as PNG),
-as the Python API and CLI see them. Outputs are PNGs laid out as
+through (a request that fails INVALID_ARGUMENT is retried once, in case the
+server's batching merged it with someone else's bad photo). Photos with an
+EXIF orientation are sent upright (re-encoded as PNG), as the Python API and
+CLI see them. Outputs are PNGs laid out as
 `python -m keras_colorize.colorize` does. Exit status: 0 if any photo was
 colorized, 1 if none, 2 if the server or model could not be used at all.
 """
@@ -178,6 +180,17 @@ class RestClient:
         }
 
 
+def colorize_with_retry(client: "GrpcClient | RestClient", data: bytes) -> bytes:
+    """One retry on INVALID_ARGUMENT: with server-side batching, another client's
+    bad photo fails the whole merged batch, ours included; a bad photo fails again."""
+    try:
+        return client.colorize(data)
+    except ServerError as error:
+        if error.code != "INVALID_ARGUMENT":
+            raise
+        return client.colorize(data)
+
+
 def main(argv):
     del argv
     client = (
@@ -210,7 +223,7 @@ def main(argv):
     done = 0
     for path, target in pairs:
         try:
-            png = client.colorize(upright_bytes(path))
+            png = colorize_with_retry(client, upright_bytes(path))
         except OSError as error:
             skipped.append((path, f"cannot read ({error.strerror})"))
             continue

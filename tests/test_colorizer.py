@@ -116,6 +116,11 @@ def test_valid_oddities_are_colorized(colorizer, photo_paths):
             assert _lightness(out).max() < 10.0  # ~0 up to gamut clipping; the white frame is 100
 
 
+def test_exif_orientation_is_applied(colorizer, photo_paths):
+    rotated = generate.exif_rotated(photo_paths[0].read_bytes())
+    assert colorizer.colorize(rotated).shape == (48, 40, 3)  # stored 48 wide, 40 high
+
+
 def test_bad_inputs_name_the_input_and_the_problem(colorizer, photo_paths, tmp_path):
     expectations = generate.write_inputs(tmp_path, photo_paths[0].read_bytes())
     for name, words in expectations.items():
