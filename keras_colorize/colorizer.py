@@ -25,9 +25,9 @@ from keras_colorize.inference import WORK_SIZE, predict_ab, predict_ab_small, to
 from keras_colorize.model import is_regression
 from keras_colorize.preprocessing import lightness_from_uint8
 
-# Photos above this are refused everywhere (Python, CLI, SavedModel): the
-# full-resolution recombination costs ~70 bytes per pixel (bench/inference.py
-# measures it), so 50 MP stays within about 4 GB.
+# Photos above this are refused everywhere (Python, CLI, SavedModel): a photo
+# costs ~70 bytes per pixel at full resolution (bench/inference.py measures
+# it), so one photo at the limit needs ~3 GB on top of the loaded model.
 COLORIZE_MAX_PIXELS = 50_000_000
 _STRIP_PIXELS = 1 << 20
 
