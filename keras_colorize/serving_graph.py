@@ -61,10 +61,14 @@ def header_size(data, code):
     def png():
         return tf.stack([_uint(header, 20, 4, big_endian=True), _uint(header, 16, 4, big_endian=True)])
 
-    def bmp():  # BITMAPINFOHEADER: signed 32-bit; negative height = top-down rows
+    def bmp():
+        # BITMAPINFOHEADER and later: signed 32-bit sizes (negative height: rows top-down);
+        # the old 12-byte OS/2 header: unsigned 16-bit.
+        core = _uint(header, 14, 4) == 12
         height = _uint(header, 22, 4)
         height = tf.where(height >= 2**31, 2**32 - height, height)
-        return tf.stack([height, _uint(header, 18, 4)])
+        height = tf.where(core, _uint(header, 20, 2), height)
+        return tf.stack([height, tf.where(core, _uint(header, 18, 2), _uint(header, 18, 4))])
 
     branches = [
         lambda: tf.cast(tf.image.extract_jpeg_shape(data)[:2], tf.int64),

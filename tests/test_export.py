@@ -226,6 +226,12 @@ def test_header_sizes_match_pillow(photo_paths):
         code = image_format(data)
         assert FORMATS[int(code)].upper() == fmt, name
         np.testing.assert_array_equal(header_size(data, code), [45, 123], err_msg=name)
+    # An old OS/2 bitmap (12-byte header, 16-bit sizes), 5 wide and 3 high.
+    row = 16
+    os2 = b"BM" + struct.pack("<IHHI", 26 + 3 * row, 0, 0, 26) + struct.pack("<IHHHH", 12, 5, 3, 1, 24)
+    os2 = tf.constant(os2 + b"\0" * 3 * row)
+    assert Image.open(io.BytesIO(os2.numpy())).size == (5, 3)
+    np.testing.assert_array_equal(header_size(os2, image_format(os2)), [3, 5])
     assert int(image_format(tf.constant(b"GIF"))) == len(FORMATS)  # too short for any header
 
 
