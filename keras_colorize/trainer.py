@@ -74,11 +74,15 @@ def make_train_step(
     jit: bool,
     check_gradients: bool = True,
 ):
-    """The distributed training step: (batch, poison) -> (mean loss, non-finite flag, indices seen).
+    """The distributed training step.
 
-    `poison` multiplies the loss (1.0; NaN only to test the NaN guard). With `jit`
-    the forward and backward pass is one XLA cluster; the optimizer update stays
-    outside it because its cross-replica all-reduce cannot be compiled.
+    (batch, poison) -> (mean loss, non-finite flag, indices seen by all replicas,
+    images per replica). `poison` multiplies the loss (1.0; NaN only to test the
+    NaN guard). With `jit` the forward and backward pass is one XLA cluster; the
+    optimizer update stays outside it because its cross-replica all-reduce cannot
+    be compiled. A replica whose worker has run out of data gets an empty batch
+    (tf.distribute's handling of uneven shards): it contributes zero gradients
+    and never runs the network, whose batch norm would turn an empty batch into NaN.
     """
     net = logits_model(model)
     kernels = [v for v in model.trainable_variables if is_decayed(v)]
@@ -97,19 +101,23 @@ def make_train_step(
     if jit:
         gradients = tf.function(gradients, jit_compile=True)
 
+    def no_data():
+        return tf.constant(0.0), [tf.zeros_like(v.value) for v in model.trainable_variables]
+
     def replica_step(batch, poison):
-        data_loss, grads = gradients(batch["rgb"], poison)
+        rgb = batch["rgb"]
+        data_loss, grads = tf.cond(tf.shape(rgb)[0] > 0, lambda: gradients(rgb, poison), no_data)
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         bad = tf.cast(tf.logical_and(check_gradients, tf.logical_not(finite)), tf.float32)
-        return data_loss, bad
+        return data_loss, bad, tf.shape(rgb)[:1]
 
     @tf.function
     def train_step(batch, poison):
-        data_loss, bad = strategy.run(replica_step, args=(batch, poison))
+        data_loss, bad, count = strategy.run(replica_step, args=(batch, poison))
         total = strategy.reduce(tf.distribute.ReduceOp.SUM, data_loss, axis=None)
         bad = strategy.reduce(tf.distribute.ReduceOp.SUM, bad, axis=None)
-        return total, bad, strategy.gather(batch["index"], axis=0)
+        return total, bad, strategy.gather(batch["index"], axis=0), strategy.gather(count, axis=0)
 
     return train_step
 
@@ -118,10 +126,14 @@ def make_eval_step(strategy: tf.distribute.Strategy, model: keras.Model, loss_fn
     """batch -> (sum of per-image losses, number of images), over all replicas."""
     net = logits_model(model)
 
+    def evaluate(rgb):
+        lightness, ab = training_pair(rgb)
+        return tf.reduce_sum(loss_fn(ab, net(lightness, training=False)))
+
     def replica_eval(batch):
-        lightness, ab = training_pair(batch["rgb"])
-        per_image = loss_fn(ab, net(lightness, training=False))
-        return tf.reduce_sum(per_image), tf.cast(tf.shape(per_image)[0], tf.float32)
+        rgb = batch["rgb"]
+        total = tf.cond(tf.shape(rgb)[0] > 0, lambda: evaluate(rgb), lambda: tf.constant(0.0))
+        return total, tf.cast(tf.shape(rgb)[0], tf.float32)
 
     @tf.function
     def eval_step(batch):
@@ -224,7 +236,7 @@ class Trainer:
         finally:
             keras.config.set_dtype_policy(policy)
 
-    def _restore(self, checkpoint) -> tuple[_Position, list[np.ndarray]]:
+    def _restore(self, checkpoint) -> tuple[_Position, list[tuple]]:
         """Resume from the newest checkpoint in model_dir (every worker reads the chief's)."""
         reader = CheckpointManager(checkpoint, os.path.join(self.config.model_dir, "checkpoints"))
         if self.chief:
@@ -236,7 +248,9 @@ class Trainer:
         position.step = int(self.counters["step"].numpy())
         position.epoch = int(self.counters["epoch"].numpy())
         position.batch_in_epoch = int(self.counters["batch_in_epoch"].numpy())
-        seen = list(reader.load_array(position.step, "seen"))
+        counts = reader.load_array(position.step, "seen_counts")
+        steps = np.split(reader.load_array(position.step, "seen"), np.cumsum(counts.sum(axis=1))[:-1])
+        seen = list(zip(steps, counts, strict=True)) if len(counts) else []
         self._say(
             f"Resuming from step {position.step} (epoch {position.epoch}, "
             f"batch {position.batch_in_epoch} of the epoch)."
@@ -309,7 +323,7 @@ class Trainer:
 
     # -- training -----------------------------------------------------------
 
-    def _train(self, position: _Position, seen: list[np.ndarray], started: float) -> None:
+    def _train(self, position: _Position, seen: list[tuple], started: float) -> None:
         c = self.config
         self.wall_offset, self.started = position.wall_time_s, started
         if c.val_data:
@@ -320,11 +334,11 @@ class Trainer:
             pending: list[tuple] = []
             for batch in dataset:
                 poison = math.nan if position.step + 1 == c.inject_nan_at_step else 1.0
-                loss, bad, indices = self.train_step(batch, tf.constant(poison, tf.float32))
+                loss, bad, indices, counts = self.train_step(batch, tf.constant(poison, tf.float32))
                 position.step += 1
                 position.batch_in_epoch += 1
                 pending.append((position.step, loss, bad))
-                seen.append(indices)
+                seen.append((indices, counts))
                 checkpoint_now = position.step % c.checkpoint_every_steps == 0
                 if position.step % c.log_every_steps == 0 or checkpoint_now:
                     self._flush(pending, position, bar)
@@ -401,11 +415,14 @@ class Trainer:
         position.epoch_loss_sum, position.epoch_steps = 0.0, 0
 
     def _local_indices(self, seen: list) -> np.ndarray:
-        """This worker's share of the gathered indices (its replicas' consecutive slices)."""
-        if not seen:
-            return np.zeros([0], np.int64)
-        steps = np.stack([np.asarray(s) for s in seen]).reshape(len(seen), self.num_workers, -1)
-        return steps[:, self.worker_index].reshape(-1)
+        """This worker's share of the gathered indices: its replicas' slices of each step."""
+        per_worker = self.replicas // self.num_workers
+        first = self.worker_index * per_worker
+        local = [np.zeros([0], np.int64)]
+        for indices, counts in seen:
+            per_replica = np.split(np.asarray(indices), np.cumsum(np.asarray(counts))[:-1])
+            local += per_replica[first : first + per_worker]
+        return np.concatenate(local)
 
     def _validate(self) -> float:
         total = count = 0.0
@@ -427,8 +444,13 @@ class Trainer:
         for name in self.counters:
             self.counters[name].assign(getattr(position, name))
         state = {"position": dataclasses.asdict(position)}
-        indices = np.stack([np.asarray(s) for s in seen]) if seen else np.zeros([0, 0], np.int64)
-        self.checkpoints.save(position.step, state, {"seen": indices})
+        arrays = {
+            "seen": np.concatenate([np.zeros([0], np.int64)] + [np.asarray(i) for i, _ in seen]),
+            "seen_counts": np.array([np.asarray(c) for _, c in seen], np.int64).reshape(
+                len(seen), self.replicas
+            ),
+        }
+        self.checkpoints.save(position.step, state, arrays)
 
     # -- results ------------------------------------------------------------
 
