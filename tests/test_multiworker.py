@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,16 +47,15 @@ def losses(model_dir) -> list[float]:
     return [json.loads(line)["loss"] for line in lines]
 
 
-@pytest.mark.slow
-def test_two_workers_match_one_worker(tmp_path):
-    command = [sys.executable, "-m", "keras_colorize.train", *FLAGS]
+def run_two_workers(flags: list[str]) -> list[str]:
+    """Start two workers of one cluster; their outputs once both succeeded."""
     cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
     workers = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         workers.append(
             subprocess.Popen(
-                [*command, "--strategy=multi_worker", f"--model_dir={tmp_path / 'multi'}"],
+                [sys.executable, "-m", "keras_colorize.train", *flags, "--strategy=multi_worker"],
                 env={**os.environ, "TF_CONFIG": tf_config},
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
@@ -66,12 +66,18 @@ def test_two_workers_match_one_worker(tmp_path):
     outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     for worker, output in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, output[-3000:]
+    return outputs
+
+
+@pytest.mark.slow
+def test_two_workers_match_one_worker(tmp_path):
+    outputs = run_two_workers([*FLAGS, f"--model_dir={tmp_path / 'multi'}"])
     assert "Saved" in outputs[0] and "Saved" not in outputs[1]  # only the chief writes
     assert (tmp_path / "multi" / "model.keras").exists()
     assert json.loads((tmp_path / "multi" / "training.json").read_text())["steps"] == 4
 
     single = subprocess.run(
-        [*command, f"--model_dir={tmp_path / 'single'}"],
+        [sys.executable, "-m", "keras_colorize.train", *FLAGS, f"--model_dir={tmp_path / 'single'}"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -81,3 +87,17 @@ def test_two_workers_match_one_worker(tmp_path):
     multi_losses, single_losses = losses(tmp_path / "multi"), losses(tmp_path / "single")
     assert len(multi_losses) == len(single_losses) == 4
     np.testing.assert_allclose(multi_losses, single_losses, rtol=LOSS_RTOL)
+
+
+@pytest.mark.slow
+def test_uneven_shards_finish(tmp_path):
+    """11 photos: worker 0 has 6 batches of 1, worker 1 has 5 and gets an empty batch at step 6."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in sorted(pathlib.Path(PHOTOS).iterdir())[:11]:
+        shutil.copy(path, photos)
+    flags = [f"--train_data={photos}", f"--model_dir={tmp_path / 'run'}", "--batch_size=2", "--epochs=1"]
+    run_two_workers([*(f for f in FLAGS if not f.startswith("--train_data")), *flags])
+    steps = losses(tmp_path / "run")
+    assert len(steps) == 6 and np.all(np.isfinite(steps))
+    assert json.loads((tmp_path / "run" / "training.json").read_text())["steps"] == 6
