@@ -198,3 +198,40 @@ def test_gpu_bench_runs_on_cpu(tmp_path, backend):
     assert record["backend"] == backend and record["precision"] == "bfloat16"
     assert record["images_per_s"] > 0 and np.isfinite(record["last_loss"]) and record["model_tflops"] > 0
     assert f"[{backend} on" in result.stdout and "images/s" in result.stdout
+
+
+MIRRORED_ON_TWO_CPUS = """
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_colorize.losses import make_loss
+from keras_colorize.model import build_model
+from keras_colorize.optimizer import make_optimizer
+from keras_colorize.trainer import make_train_step
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    model = build_model("4block", 0.125)
+    optimizer = make_optimizer(1e-3, 0.9, 0.99, (), 1.0, loss_scaling=False)
+    optimizer.build(model.trainable_variables)
+step = make_train_step(strategy, model, make_loss("plain"), optimizer, 4, 1e-3, jit=False)
+rgb = tf.cast(tf.random.stateless_uniform([8, 32, 32, 3], [1, 2], 0, 255), tf.uint8)
+data = tf.data.Dataset.from_tensor_slices({"index": tf.range(8, dtype=tf.int64), "rgb": rgb}).batch(2)
+seen = []
+for batch in strategy.distribute_datasets_from_function(lambda context: data):
+    loss, bad, indices, counts = step(batch, tf.constant(1.0))
+    assert np.isfinite(float(loss)) and float(bad) == 0 and list(counts.numpy()) == [2, 2]
+    seen += list(indices.numpy())
+assert sorted(seen) == list(range(8)), seen
+assert int(optimizer.iterations.numpy()) == 2
+mean = model.get_layer("conv1_norm").moving_mean.numpy()
+assert np.all(np.isfinite(mean)) and np.any(mean != 0)
+print("ok")
+"""
+
+
+def test_training_step_on_two_mirrored_replicas():
+    """The trainer's step on 2 mirrored replicas (2 logical CPUs): batches split, BN statistics updated."""
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_ON_TWO_CPUS], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
