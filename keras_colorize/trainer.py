@@ -347,7 +347,8 @@ class Trainer:
                 if c.max_steps and position.step >= c.max_steps:
                     break
             self._flush(pending, position, bar)
-            self._end_epoch(position, seen, found["report"])
+            capped = bool(c.steps_per_epoch and position.batch_in_epoch >= c.steps_per_epoch)
+            self._end_epoch(position, seen, found["report"], cut_short=capped or self._done(position))
             seen.clear()
             self._save(position, seen)
 
@@ -390,10 +391,15 @@ class Trainer:
             "Lower --learning_rate or check the data, then rerun to resume from the checkpoint."
         )
 
-    def _end_epoch(self, position: _Position, seen: list, report) -> None:
+    def _end_epoch(self, position: _Position, seen: list, report, cut_short: bool) -> None:
+        """Report skipped photos, validate, write summaries, advance the epoch.
+
+        An epoch we cut short (--steps_per_epoch, --max_steps) did not deliver
+        the rest of its photos by design; the report would re-read all of them to
+        tell skipped from undelivered, so skips are reported for complete epochs.
+        """
         c = self.config
-        local = self._local_indices(seen)
-        message = report.finish_epoch(local)
+        message = None if cut_short else report.finish_epoch(self._local_indices(seen))
         if message:
             self._say(f"Epoch {position.epoch}: {message}", always=True)
         position.train_loss = position.epoch_loss_sum / max(position.epoch_steps, 1)

@@ -4,6 +4,7 @@ bad settings are refused clearly, configs parse, checkpoints are written atomica
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -81,6 +82,16 @@ def test_l2_variant_trains_and_predicts_ab(tmp_path):
     model = keras.models.load_model(results["model_path"])
     assert model.predict(np.zeros((1, 32, 32, 1), np.float32), verbose=0).shape == (1, 8, 8, 2)
     assert json.loads((tmp_path / "training.json").read_text())["loss"] == "l2"
+
+
+def test_epoch_end_names_skipped_photos(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    shutil.copytree(PHOTOS, photos)
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    results = run_training(tiny(tmp_path / "run", train_data=[str(photos)], epochs=1, loss="plain"))
+    assert results["steps"] == 3  # 12 good photos, batch 4
+    output = capsys.readouterr().out
+    assert "Epoch 0: Skipped 1 of 13 photos" in output and "broken.jpg (unreadable" in output
 
 
 @pytest.mark.parametrize(
