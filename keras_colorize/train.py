@@ -203,6 +203,9 @@ def main(argv: list[str]) -> None:
 
 def parse_flags(argv: list[str]) -> list[str]:
     """Parse into CLI_FLAGS (--flagfile included); exit with the problem on bad flags."""
+    if {"--help", "-h", "--helpshort", "--helpfull"} & set(argv[1:]):
+        print(__doc__ + "\nFlags:\n" + CLI_FLAGS.get_help())
+        sys.exit(0)
     flags.FLAGS(argv[:1])  # absl's own flags keep their defaults
     logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint INFO lines are noise here
     try:
@@ -214,5 +217,4 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 if __name__ == "__main__":
     define_flags(CLI_FLAGS)
-    flags.DEFINE_flag(app.HelpFlag(), flag_values=CLI_FLAGS)
     app.run(main, flags_parser=parse_flags)
