@@ -24,7 +24,7 @@ def tiny(model_dir, **overrides) -> TrainConfig:
         model_dir=str(model_dir),
         image_size=32,
         batch_size=4,
-        epochs=6,
+        epochs=8,
         max_steps=None,
         variant="4block",
         width=0.125,
@@ -50,11 +50,12 @@ def test_training_lowers_loss_and_writes_the_model_dir(tmp_path):
 
     results = run_training(tiny(tmp_path, val_data=[PHOTOS], val_images=2, keep_checkpoints=2))
     records = step_losses(tmp_path)
-    assert sorted(records) == list(range(1, 19))  # 12 photos / batch 4 = 3 steps x 6 epochs
-    by_epoch = [np.mean([r["loss"] for r in records.values() if r["epoch"] == e]) for e in range(6)]
-    # Each epoch sees all 12 photos, so the epoch means compare like with like.
-    assert by_epoch[-1] < 0.9 * by_epoch[0], by_epoch
-    assert results["steps"] == 18 and results["epochs"] == 6
+    assert sorted(records) == list(range(1, 25))  # 12 photos / batch 4 = 3 steps x 8 epochs
+    by_epoch = [np.mean([r["loss"] for r in records.values() if r["epoch"] == e]) for e in range(8)]
+    # Each epoch sees all 12 photos, so the epoch means compare like with like
+    # (measured: 4.90 -> 3.53; the last two epochs' mean must be 15% below the first).
+    assert np.mean(by_epoch[-2:]) < 0.85 * by_epoch[0], by_epoch
+    assert results["steps"] == 24 and results["epochs"] == 8
     assert results["train_loss"] == pytest.approx(by_epoch[-1], rel=1e-5)
     assert np.isfinite(results["val_loss"]) and results["wall_time_s"] > 0
 
@@ -65,7 +66,7 @@ def test_training_lowers_loss_and_writes_the_model_dir(tmp_path):
 
     summary = json.loads((tmp_path / "training.json").read_text())
     assert summary["variant"] == "4block" and summary["loss"] == "rebalanced"
-    assert summary["width"] == 0.125 and summary["image_size"] == 32 and summary["steps"] == 18
+    assert summary["width"] == 0.125 and summary["image_size"] == 32 and summary["steps"] == 24
     assert summary["config"]["learning_rate"] == 3e-3
     prior = np.load(tmp_path / "prior.npy")
     assert prior.shape == (313,) and prior.sum() == pytest.approx(1.0)
