@@ -15,7 +15,7 @@ from absl import app, flags, logging
 
 from keras_colorize.decoding import DEFAULT_TEMPERATURE
 from keras_colorize.evaluate import load_entry
-from keras_colorize.figures import image_grid
+from keras_colorize.figures import image_grid, shorten
 from keras_colorize.images import UnreadableImageError, list_images, load_image
 
 FLAGS = flags.FLAGS
@@ -30,6 +30,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("work_size", None, "Working size (default: training image_size, else 256).")
     flags.DEFINE_integer("per_gallery", 8, "Photos per gallery PNG.")
     flags.DEFINE_integer("cell", 240, "Thumbnail size in the galleries (px).")
+    flags.DEFINE_integer("max_images", None, "Colorize only the first N photos.")
 
 
 def colorize_folder(
@@ -40,10 +41,11 @@ def colorize_folder(
     work_size: int | None = None,
     per_gallery: int = 8,
     cell: int = 240,
+    max_images: int | None = None,
 ) -> dict:
     """Colorize every photo under `data_dir`; returns {"galleries", "photos", "unreadable"}."""
     colorizer = load_entry(model, work_size=work_size).colorizer
-    files = list_images(data_dir)
+    files = list_images(data_dir)[:max_images]
     if not files:
         raise ValueError(f"No photos found under {data_dir}")
     os.makedirs(output, exist_ok=True)
@@ -51,7 +53,7 @@ def colorize_folder(
 
     def flush():
         name = f"gallery_{len(galleries) + 1:03d}.png"
-        rows = [[(rgb, os.path.relpath(path, data_dir)[-36:]), (out, "")] for path, rgb, out in page]
+        rows = [[(rgb, shorten(os.path.basename(path), cell // 7)), (out, "")] for path, rgb, out in page]
         image_grid(rows, ["Input", "Colorized"], os.path.join(output, name), cell=cell)
         galleries.append((name, [os.path.relpath(path, data_dir) for path, _, _ in page]))
         page.clear()
@@ -107,6 +109,7 @@ def main(argv):
             FLAGS.work_size,
             FLAGS.per_gallery,
             FLAGS.cell,
+            FLAGS.max_images,
         )
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"Error: {error}")

@@ -70,6 +70,11 @@ def curves_figure(
     canvas.save(path, optimize=True)
 
 
+def shorten(text: str, width: int = 20) -> str:
+    """Cut a caption to `width` characters, marking the cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def thumbnail(rgb: np.ndarray, size: int) -> Image.Image:
     """uint8 RGB -> a Pillow image fitting in size x size."""
     image = Image.fromarray(np.asarray(rgb, np.uint8))

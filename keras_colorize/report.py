@@ -62,10 +62,6 @@ def _error_map(rgb_out: np.ndarray, rgb_true: np.ndarray) -> np.ndarray:
     return image.astype(np.uint8)
 
 
-def _short(name: str, width: int = 20) -> str:
-    return name if len(name) <= width else name[: width - 1] + "…"
-
-
 class _Renderer:
     """Re-colorizes the few photos the figures show (cheaper than keeping all)."""
 
@@ -112,7 +108,7 @@ def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
         if rendered is None:
             continue
         _, outs = rendered
-        row = [(outs["Gray"], _short(os.path.basename(record["file"]), 24))]
+        row = [(outs["Gray"], figures.shorten(os.path.basename(record["file"]), 24))]
         row += [(outs[m], f"AuC {record['rows'][m]['auc']:.1f}") for m in models]
         row.append((outs["Ground truth"], ""))
         gallery.append(row)
@@ -134,7 +130,7 @@ def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
             rgb, outs = rendered
             value = record["rows"][main][key]
             row = [
-                (outs["Gray"], _short(os.path.basename(record["file"]), 24)),
+                (outs["Gray"], figures.shorten(os.path.basename(record["file"]), 24)),
                 (outs[main], f"{key} {value:.2f}"),
                 (rgb, ""),
             ]
@@ -165,7 +161,7 @@ def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
             for column in ("Ground truth", main, "Gray"):
                 top = record["rows"][column]["top5_classes"]
                 lines = [
-                    f"{s * 100:4.0f}% {_short(names[c])}" + (" *" if c == record["label"] else "")
+                    f"{s * 100:4.0f}% {figures.shorten(names[c])}" + (" *" if c == record["label"] else "")
                     for c, s in top
                 ]
                 row.append((outs[column], "\n".join(lines)))
