@@ -142,9 +142,9 @@ class Evaluation:
         self.rows = [*BASELINES, *(e.name for e in entries)]
         rng = np.random.default_rng(SEED)
         # Random baseline: each photo takes the ab of another photo of the set.
-        self.sources = (np.arange(len(files)) + rng.integers(1, max(2, len(files)), len(files))) % max(
-            1, len(files)
-        )
+        count = len(files)
+        offsets = rng.integers(1, count, count) if count > 1 else np.zeros(count, np.int64)
+        self.sources = (np.arange(count) + offsets) % max(count, 1)
 
     def label_of(self, path: str) -> int | None:
         return self.labels.get(os.path.basename(path))
@@ -173,8 +173,8 @@ class Evaluation:
             return np.asarray(recombine(L, ab))[0]
         return np.asarray(recombine(L, np.zeros((*L.shape[:-1], 2), np.float32)))[0]
 
-    def photo(self, index: int, rgb: np.ndarray) -> dict:
-        """Per-photo metrics of every row (curves kept separately)."""
+    def photo(self, index: int, rgb: np.ndarray) -> tuple[dict, dict]:
+        """Per-photo metrics of every row, and the rows' (raw, rebalanced) curves."""
         truth = metrics.reference(rgb, self.prior)
         label = self.label_of(self.files[index])
         record = {
@@ -282,7 +282,8 @@ def load_classifier(spec: str | None, labels_path: str | None) -> tuple[Classifi
         beside = os.path.join(os.path.dirname(spec), DEFAULT_CLASSIFIER_LABELS)
         labels_path = beside if os.path.isfile(beside) else None
     if labels_path is None and spec == "resnet50":
-        names = keras.applications.imagenet_utils.decode_predictions(np.eye(1000)[:1000], top=1)
+        # Keras ships the class names only through decode_predictions (downloaded with the weights).
+        names = keras.applications.imagenet_utils.decode_predictions(np.eye(1000), top=1)
         return classifier, [n[0][1] for n in names]
     return classifier, read_class_names(labels_path) if labels_path else None
 
