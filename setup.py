@@ -19,6 +19,7 @@ setup(
         "keras==3.15.1",
         "numpy==2.4.6",
         "scikit-image==0.26.0",
+        "scipy==1.17.1",
         "pillow==13.0.0",
         "absl-py==2.5.1",
         "tensorboard==2.21.0",

@@ -67,13 +67,17 @@ def export_saved_model(
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "A .keras model, or a model directory holding model.keras.")
-flags.DEFINE_string("export_dir", None, "<base>/<model name>; the version directory is created in it.")
-flags.DEFINE_integer("version", None, "Version number (default: the next integer).", lower_bound=0)
-flags.DEFINE_integer("work_size", WORK_SIZE, "Square size the network sees.", lower_bound=8)
-flags.DEFINE_integer(
-    "max_pixels", COLORIZE_MAX_PIXELS, "Refuse larger photos (INVALID_ARGUMENT).", lower_bound=1
-)
+
+
+def define_flags() -> None:
+    """CLI flags (defined on demand, so importing this module defines none)."""
+    flags.DEFINE_string("model", None, "A .keras model, or a model directory holding model.keras.")
+    flags.DEFINE_string("export_dir", None, "<base>/<model name>; the version directory is created in it.")
+    flags.DEFINE_integer("version", None, "Version number (default: the next integer).", lower_bound=0)
+    flags.DEFINE_integer("work_size", WORK_SIZE, "Square size the network sees.", lower_bound=8)
+    flags.DEFINE_integer(
+        "max_pixels", COLORIZE_MAX_PIXELS, "Refuse larger photos (INVALID_ARGUMENT).", lower_bound=1
+    )
 
 
 def main(argv):
@@ -95,5 +99,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["model", "export_dir"])
     app.run(main)
