@@ -24,15 +24,21 @@ from keras_colorize.images import UnreadableImageError
 from keras_colorize.photo_files import plan_outputs, print_summary
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "A .keras model, its directory, or an exported SavedModel.")
-flags.DEFINE_multi_string("input", None, "Photo files or folders (recursive); repeatable.")
-flags.DEFINE_string("output", None, "Folder for the colorized PNGs (created if needed).")
-flags.DEFINE_float(
-    "temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature (> 0); lower is more vivid."
-)
-flags.DEFINE_integer("batch_size", 8, "Photos per forward pass (all run at the working size).", lower_bound=1)
-flags.DEFINE_bool("side_by_side", False, "Write the input and the colorized photo next to each other.")
-flags.DEFINE_integer("max_pixels", COLORIZE_MAX_PIXELS, "Skip larger photos.", lower_bound=1)
+
+
+def define_flags() -> None:
+    """CLI flags (defined on demand, so importing this module defines none)."""
+    flags.DEFINE_string("model", None, "A .keras model, its directory, or an exported SavedModel.")
+    flags.DEFINE_multi_string("input", None, "Photo files or folders (recursive); repeatable.")
+    flags.DEFINE_string("output", None, "Folder for the colorized PNGs (created if needed).")
+    flags.DEFINE_float(
+        "temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature (> 0); lower is more vivid."
+    )
+    flags.DEFINE_integer(
+        "batch_size", 8, "Photos per forward pass (all run at the working size).", lower_bound=1
+    )
+    flags.DEFINE_bool("side_by_side", False, "Write the input and the colorized photo next to each other.")
+    flags.DEFINE_integer("max_pixels", COLORIZE_MAX_PIXELS, "Skip larger photos.", lower_bound=1)
 
 
 def _write(path: str, rgb: np.ndarray, original: np.ndarray | None) -> None:
@@ -105,5 +111,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["model", "input", "output"])
     app.run(main)

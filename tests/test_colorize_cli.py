@@ -28,6 +28,8 @@ def model_path(tmp_path_factory):
 
 def _run_in_process(*args: str) -> int:
     """main() with these flags, as `python -m keras_colorize.colorize` would run it."""
+    if "side_by_side" not in flags.FLAGS:
+        colorize.define_flags()
     flags.FLAGS(["colorize", *args])
     try:
         return colorize.main([])
