@@ -6,7 +6,7 @@ Times the trainer's own distributed step (`keras_colorize.trainer.make_train_ste
 on-device Lab targets, the rebalanced loss, Adam) for the `full` network at 256 px,
 batch 8, on one fixed synthetic batch (no input pipeline), and compares it with
 the floor: the step's FLOPs (from the layer shapes, `flops.py`) divided by the
-float32 rate of a large `tf.matmul` measured in the same process. Writes
+float32 rate of a large `tf.matmul` measured just before each step. Writes
 bench/results/train_step.json.
 """
 
@@ -72,19 +72,21 @@ def main(argv):
         "rgb": tf.constant(rng.integers(0, 256, (FLAGS.batch_size, size, size, 3), dtype=np.uint8)),
     }
     one = tf.constant(1.0)
-    rate_before = matmul_rate(FLAGS.matmul_size)
     for _ in range(FLAGS.warmup):
         float(step(batch, one)[0])
-    times = []
+    # On a shared machine the cores' availability changes from second to second, so
+    # each step is paired with a matmul probe taken just before it.
+    times, rates = [], []
     for _ in range(FLAGS.steps):
+        rates.append(matmul_rate(FLAGS.matmul_size, repeats=3))
         start = time.perf_counter()
         float(step(batch, one)[0])
         times.append(time.perf_counter() - start)
-    rate_after = matmul_rate(FLAGS.matmul_size)
-    rate = max(rate_before, rate_after)  # the machine's capability; load only lowers it
     per_image = training_flops(model, size)
     step_flops = per_image * FLAGS.batch_size
+    ratios = [t * r / step_flops for t, r in zip(times, rates, strict=True)]
     step_time = float(np.median(times))
+    rate = float(np.median(rates))
     floor = step_flops / rate
     result = {
         "variant": FLAGS.variant,
@@ -98,9 +100,10 @@ def main(argv):
         "step_time_s": step_time,
         "achieved_gflops": step_flops / step_time / 1e9,
         "matmul_gflops": rate / 1e9,
-        "matmul_gflops_before_after": [rate_before / 1e9, rate_after / 1e9],
+        "matmul_gflops_per_step": [r / 1e9 for r in rates],
         "floor_s": floor,
-        "ratio_to_floor": step_time / floor,
+        "ratio_to_floor_per_step": ratios,
+        "ratio_to_floor": float(np.median(ratios)),
         "cpu_count": os.cpu_count(),
         "load_average_before_after": [load_before[0], os.getloadavg()[0]],
         "note": "shared machine: other jobs were running; the load average shows how busy it was",
@@ -109,7 +112,8 @@ def main(argv):
         f"{FLAGS.variant} {size}px batch {FLAGS.batch_size}: training {per_image / 1e9:.1f} GFLOP/image "
         f"(forward {result['forward_gflop_per_image']:.1f}), step {step_time:.2f} s "
         f"= {result['achieved_gflops']:.1f} GFLOP/s; matmul {rate / 1e9:.1f} GFLOP/s -> floor {floor:.2f} s; "
-        f"step / floor = {step_time / floor:.2f} (load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f})"
+        f"step / floor = {result['ratio_to_floor']:.2f} (per step {', '.join(f'{r:.2f}' for r in ratios)}; "
+        f"load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f})"
     )
     os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
     with open(FLAGS.output, "w", encoding="utf-8") as f:
