@@ -17,9 +17,9 @@ from absl import app, flags, logging
 
 from keras_colorize.distribute import STRATEGIES
 from keras_colorize.model import VARIANTS
+from keras_colorize.trainer import PRECISIONS, NonFiniteLossError, Trainer
 
 LOSSES = ("rebalanced", "plain", "l2")
-PRECISIONS = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
 @dataclasses.dataclass
@@ -131,8 +131,6 @@ def run_training(config: TrainConfig) -> dict:
     Re-entrant: it reads no global flags and clears the Keras session, so one
     process can train several models in turn.
     """
-    from keras_colorize.trainer import Trainer
-
     validate(config)
     return Trainer(config).run()
 
@@ -192,8 +190,6 @@ def config_from_flags(flag_values: flags.FlagValues) -> TrainConfig:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    from keras_colorize.trainer import NonFiniteLossError
-
     try:
         run_training(config_from_flags(CLI_FLAGS))
     except (ValueError, NonFiniteLossError) as error:
