@@ -23,18 +23,20 @@ PHOTOS = str(ROOT / "tests" / "fixtures" / "photos")
 # runs); we allow float32 round-off.
 RESUME_RTOL = 1e-5
 
-# 12 photos / batch 2 = 6 steps per epoch; checkpoints every 2 steps, so steps 2 and 4 are mid-epoch.
+# 12 photos / batch 1 = 12 steps per epoch; checkpoints every 5 steps (and at epoch ends). The run
+# is killed as soon as the first checkpoint (step 5) exists; only a latest checkpoint at step 12
+# or 24 would not be mid-epoch, and the run would need to get 7 steps further before the kill.
 FLAGS = [
     f"--train_data={PHOTOS}",
     "--image_size=64",
-    "--batch_size=2",
-    "--epochs=3",
+    "--batch_size=1",
+    "--epochs=2",
     "--max_steps=0",
     "--variant=4block",
     "--width=0.25",
     "--learning_rate=1e-3",
     "--lr_decay_steps=",
-    "--checkpoint_every_steps=2",
+    "--checkpoint_every_steps=5",
     "--log_every_steps=1",
     "--val_images=0",
     "--noprogress",
@@ -75,22 +77,22 @@ def test_sigkill_mid_epoch_then_rerun_matches_an_uninterrupted_run(tmp_path):
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (crashed / "model.keras").exists()
     killed_at = checkpoint_steps(crashed)[-1]
-    assert killed_at < 18
+    assert killed_at < 24
 
     rerun = subprocess.run(train_command(crashed), capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     resumed = re.search(r"Resuming from step (\d+) \(epoch \d+, batch (\d+) of the epoch\)", rerun.stdout)
     assert resumed, rerun.stdout
     step, batch_in_epoch = int(resumed[1]), int(resumed[2])
-    assert step >= killed_at and step % 6 == batch_in_epoch != 0, f"not a mid-epoch resume: {resumed[0]}"
+    assert step >= killed_at and step % 12 == batch_in_epoch != 0, f"not a mid-epoch resume: {resumed[0]}"
 
     expected, got = losses(reference), losses(crashed)
-    assert sorted(got) == sorted(expected) == list(range(1, 19))
+    assert sorted(got) == sorted(expected) == list(range(1, 25))
     np.testing.assert_allclose(
-        [got[s] for s in range(1, 19)], [expected[s] for s in range(1, 19)], rtol=RESUME_RTOL
+        [got[s] for s in range(1, 25)], [expected[s] for s in range(1, 25)], rtol=RESUME_RTOL
     )
     summary = json.loads((crashed / "training.json").read_text())
-    assert summary["steps"] == 18 and summary["epochs"] == 3
+    assert summary["steps"] == 24 and summary["epochs"] == 2
     assert summary["train_loss"] == pytest.approx(
         json.loads((reference / "training.json").read_text())["train_loss"], rel=RESUME_RTOL
     )
