@@ -210,10 +210,13 @@ class Trainer:
     def _prior(self) -> np.ndarray:
         c = self.config
         saved = os.path.join(c.model_dir, "prior.npy")
-        if c.prior:
-            prior = np.load(c.prior)
-        elif os.path.exists(saved):
-            prior = np.load(saved)
+        source = c.prior or (saved if os.path.exists(saved) else None)
+        if source:
+            try:
+                prior = np.load(source)
+                rebalancing_weights(prior)  # raises on anything but a distribution over the bins
+            except (OSError, ValueError) as error:
+                raise ValueError(f"prior {source!r}: {error}") from error
         else:
             from keras_colorize.prior import compute_prior
 
@@ -222,7 +225,6 @@ class Trainer:
                 c.train_data, image_size=c.image_size, batch_size=c.batch_size, max_images=c.prior_max_images
             )
         prior = np.asarray(prior, np.float64)
-        rebalancing_weights(prior)  # raises on anything but a distribution over the bins
         if c.prior or not os.path.exists(saved):
             atomic_write(os.path.join(self.out.path, "prior.npy"), lambda tmp: _save_npy(tmp, prior))
         return prior

@@ -114,6 +114,13 @@ def test_bad_settings_are_refused_clearly(tmp_path, overrides, message):
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_bad_prior_file_is_named(tmp_path):
+    bad = tmp_path / "prior.npy"
+    np.save(bad, np.ones(10))
+    with pytest.raises(ValueError, match=r"prior '.*prior.npy': Expected a distribution over 313 bins"):
+        run_training(tiny(tmp_path / "run", prior=str(bad)))
+
+
 def test_cli_reports_a_missing_data_folder(tmp_path):
     command = [sys.executable, "-m", "keras_colorize.train", "--train_data=/no/such/photos"]
     result = subprocess.run(
