@@ -349,6 +349,11 @@ class Trainer:
                 if c.max_steps and position.step >= c.max_steps:
                     break
             self._flush(pending, position, bar)
+            if position.batch_in_epoch == 0:
+                raise ValueError(
+                    f"--train_data {', '.join(c.train_data)}: no full batch of {c.batch_size} usable photos "
+                    f"in an epoch ({found['report'].num_sources} photos found; see the messages above)."
+                )
             capped = bool(c.steps_per_epoch and position.batch_in_epoch >= c.steps_per_epoch)
             self._end_epoch(position, seen, found["report"], cut_short=capped or self._done(position))
             seen.clear()

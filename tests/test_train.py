@@ -114,6 +114,11 @@ def test_bad_settings_are_refused_clearly(tmp_path, overrides, message):
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_too_few_photos_for_a_batch_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no full batch of 16 usable photos in an epoch"):
+        run_training(tiny(tmp_path, batch_size=16, epochs=None, max_steps=5))
+
+
 def test_bad_prior_file_is_named(tmp_path):
     bad = tmp_path / "prior.npy"
     np.save(bad, np.ones(10))
