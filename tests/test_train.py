@@ -71,8 +71,14 @@ def test_training_lowers_loss_and_writes_the_model_dir(tmp_path):
     prior = np.load(tmp_path / "prior.npy")
     assert prior.shape == (313,) and prior.sum() == pytest.approx(1.0)
     assert len(os.listdir(tmp_path / "checkpoints")) == 2  # keep_checkpoints
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = {}
     for split in ("train", "val"):
-        assert os.listdir(tmp_path / "logs" / split), f"no TensorBoard events for {split}"
+        events = EventAccumulator(str(tmp_path / "logs" / split))
+        events.Reload()
+        tags[split] = set(events.Tags()["tensors"])
+    assert {"loss", "learning_rate", "epoch_loss"} <= tags["train"] and {"loss", "colorized"} <= tags["val"]
 
 
 def test_l2_variant_trains_and_predicts_ab(tmp_path):
