@@ -166,6 +166,10 @@ def colorize_bytes(model: keras.Model, image_bytes, temperature, work_size: int 
 
     def finish(args):
         data, ab = args
+        # Decode again only after the checked pass: a lowered while loop may otherwise
+        # start this unchecked decode early, and its error would mask the clear one.
+        with tf.control_dependencies([ab]):
+            data = tf.identity(data)
         L = lightness(decode_image(data)[None])
         ab = to_photo_size(ab[None], tf.shape(L)[1], tf.shape(L)[2])
         # Level 1: 10x faster than zlib's default for ~15% larger files.

@@ -45,6 +45,27 @@ def test_cli_requires_folders(tmp_path):
     assert result.returncode != 0 and "--test_data: /no/such/dir is not a folder" in result.stderr
 
 
+def test_study_configs_parse():
+    """configs/small_study.cfg and the real run's docs/results/study.cfg parse into the study's flags."""
+    code = (
+        "import json, sys\n"
+        "from absl import flags\n"
+        "from keras_colorize import study, train\n"
+        "study.define_flags()\n"
+        "flags.FLAGS(['study', '--flagfile=' + sys.argv[1]])\n"
+        "c = train.config_from_flags(flags.FLAGS)\n"
+        "print(json.dumps([c.train_data, c.max_steps, c.image_size, c.width, flags.FLAGS.test_data]))\n"
+    )
+    root = pathlib.Path(__file__).parent.parent
+    for flagfile, steps in (("configs/small_study.cfg", 1000), ("docs/results/study.cfg", 1200)):
+        result = subprocess.run(
+            [sys.executable, "-c", code, flagfile], cwd=root, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        parsed = json.loads(result.stdout.strip().splitlines()[-1])
+        assert parsed == [["../shared/data/train"], steps, 64, 0.25, "../shared/data/semantic"]
+
+
 @pytest.mark.slow
 def test_tiny_study_end_to_end_and_resume(tmp_path):
     study = tmp_path / "study"
