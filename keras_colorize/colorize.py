@@ -18,9 +18,10 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from keras_colorize.colorizer import COLORIZE_MAX_PIXELS, Colorizer
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.decoding import DEFAULT_TEMPERATURE
 from keras_colorize.images import UnreadableImageError
+from keras_colorize.inference import COLORIZE_MAX_PIXELS
 from keras_colorize.photo_files import plan_outputs, print_summary
 
 FLAGS = flags.FLAGS

@@ -7,47 +7,29 @@ wraps a `.keras` model or a SavedModel written by `keras_colorize.export`
 (through its `ab` and `distribution` signatures, so results are identical).
 """
 
-import io
 import os
-import warnings
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
-from PIL import Image, UnidentifiedImageError
 
-from keras_colorize.colorspace import lab_to_rgb
 from keras_colorize.decoding import DEFAULT_TEMPERATURE
-from keras_colorize.images import UnreadableImageError, image_from_bytes
-from keras_colorize.inference import WORK_SIZE, predict_ab, predict_ab_small, to_photo_size, to_work_size
+from keras_colorize.images import UnreadableImageError, image_from_bytes, too_large_message
+from keras_colorize.inference import (
+    COLORIZE_MAX_PIXELS,
+    WORK_SIZE,
+    predict_ab,
+    predict_ab_small,
+    recombine,
+    to_photo_size,
+    to_work_size,
+)
 from keras_colorize.model import is_regression
 from keras_colorize.preprocessing import lightness_from_uint8
 
-# Photos above this are refused everywhere (Python, CLI, SavedModel): a photo
-# costs ~70 bytes per pixel at full resolution (bench/inference.py measures
-# it), so one photo at the limit needs ~3 GB on top of the loaded model.
-COLORIZE_MAX_PIXELS = 50_000_000
 _STRIP_PIXELS = 1 << 20
-
-
-def lightness(rgb):
-    """uint8 RGB [N, H, W, 3] -> L [N, H, W, 1] in 0..100."""
-    return lightness_from_uint8(rgb)
-
-
-def recombine(lightness_channel, ab):
-    """L [N, H, W, 1] and ab [N, H, W, 2] -> uint8 RGB [N, H, W, 3]."""
-    rgb = lab_to_rgb(ops.concatenate([lightness_channel, ab], axis=-1))
-    return ops.cast(ops.round(rgb * 255.0), "uint8")
-
-
-def too_large_message(name: str, width: int, height: int, max_pixels: int = COLORIZE_MAX_PIXELS) -> str:
-    return (
-        f"{name}: too large, {width}x{height} = {width * height / 1e6:.1f} megapixels "
-        f"(the limit is {max_pixels / 1e6:g} megapixels)"
-    )
 
 
 def _check_temperature(temperature) -> None:
@@ -155,21 +137,12 @@ class Colorizer:
             except OSError as error:
                 raise UnreadableImageError(f"{name}: cannot read ({error.strerror})") from None
         if isinstance(image, (bytes, bytearray, memoryview)):
-            name = name or "<bytes>"
-            data = bytes(image)
-            try:  # Pillow reads only the header here: refuse before decoding
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check ourselves
-                    with Image.open(io.BytesIO(data)) as header:
-                        width, height = header.size
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-                width = height = 0  # image_from_bytes gives the precise error
-            if width * height > self.max_pixels:
-                raise UnreadableImageError(too_large_message(name, width, height, self.max_pixels))
-            return image_from_bytes(data, name)
+            return image_from_bytes(bytes(image), name or "<bytes>", self.max_pixels)
         rgb = _as_uint8_rgb(image, name or "<array>")
         if rgb.shape[0] * rgb.shape[1] > self.max_pixels:
-            raise UnreadableImageError(too_large_message(name or "<array>", rgb.shape[1], rgb.shape[0]))
+            raise UnreadableImageError(
+                too_large_message(name or "<array>", rgb.shape[1], rgb.shape[0], self.max_pixels)
+            )
         return rgb
 
     def colorize(self, images, temperature: float = DEFAULT_TEMPERATURE, batch_size: int = 8):
@@ -191,25 +164,27 @@ class Colorizer:
             return np.stack(self.colorize(list(images), temperature, batch_size))
         single = not isinstance(images, Sequence) or isinstance(images, (str, bytes, bytearray))
         items = [images] if single else list(images)
-        rgbs = [
-            self.load(item, None if isinstance(item, (str, os.PathLike)) else f"image {i}")
-            for i, item in enumerate(items)
+        names = [
+            None if isinstance(item, (str, os.PathLike)) else f"image {i}" for i, item in enumerate(items)
         ]
         outputs = []
-        for start in range(0, len(rgbs), batch_size):
-            outputs.extend(self._colorize_batch(rgbs[start : start + batch_size], temperature))
+        for start in range(0, len(items), batch_size):  # decode one batch at a time
+            batch = range(start, min(start + batch_size, len(items)))
+            outputs.extend(self._colorize_batch([self.load(items[i], names[i]) for i in batch], temperature))
         return outputs[0] if single else outputs
 
     def _colorize_batch(self, rgbs: list[np.ndarray], temperature: float) -> list[np.ndarray]:
-        lightnesses = [lightness(rgb[None]) for rgb in rgbs]
+        lightnesses = [lightness_from_uint8(rgb[None]) for rgb in rgbs]
         if self.model is None:  # through the SavedModel's `ab` signature, one photo at a time
-            abs_ = [self.predict_ab(L, temperature) for L in lightnesses]
-        else:
-            small = ops.concatenate([to_work_size(L, self.work_size) for L in lightnesses], axis=0)
-            temperatures = np.full((len(rgbs),), temperature, np.float32)
-            ab_small = predict_ab_small(self.model, small, temperatures)
-            abs_ = [to_photo_size(ab_small[i : i + 1], *rgb.shape[:2]) for i, rgb in enumerate(rgbs)]
-        return [_recombine_in_strips(L, ab) for L, ab in zip(lightnesses, abs_, strict=True)]
+            return [_recombine_in_strips(L, self.predict_ab(L, temperature)) for L in lightnesses]
+        small = ops.concatenate([to_work_size(L, self.work_size) for L in lightnesses], axis=0)
+        temperatures = np.full((len(rgbs),), temperature, np.float32)
+        ab_small = predict_ab_small(self.model, small, temperatures)
+        # Full-size ab one photo at a time, so only one photo's float temporaries are held.
+        return [
+            _recombine_in_strips(L, to_photo_size(ab_small[i : i + 1], *rgb.shape[:2]))
+            for i, (L, rgb) in enumerate(zip(lightnesses, rgbs, strict=True))
+        ]
 
 
 def _recombine_in_strips(L, ab) -> np.ndarray:

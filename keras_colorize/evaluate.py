@@ -24,11 +24,12 @@ from absl import app, flags, logging
 
 from keras_colorize import metrics
 from keras_colorize.classifier import Classifier, read_class_names, read_labels
-from keras_colorize.colorizer import Colorizer, lightness, recombine
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.decoding import DEFAULT_TEMPERATURE
 from keras_colorize.images import UnreadableImageError, list_images, load_image
-from keras_colorize.inference import WORK_SIZE
+from keras_colorize.inference import WORK_SIZE, recombine
 from keras_colorize.losses import make_loss
+from keras_colorize.preprocessing import lightness_from_uint8 as lightness
 from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights
 

@@ -19,8 +19,8 @@ import tempfile
 import keras
 from absl import app, flags
 
-from keras_colorize.colorizer import COLORIZE_MAX_PIXELS, Colorizer
-from keras_colorize.inference import WORK_SIZE
+from keras_colorize.colorizer import Colorizer
+from keras_colorize.inference import COLORIZE_MAX_PIXELS, WORK_SIZE
 from keras_colorize.serving_graph import signature_functions
 
 MODEL_ASSETS = ("prior.npy", "training.json")

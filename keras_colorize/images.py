@@ -8,6 +8,7 @@ the Python path for files (adds TIFF, applies EXIF orientation) and raises
 
 import io
 import os
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -15,8 +16,8 @@ import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-TF_DECODABLE = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
-# Above this many pixels a photo is refused rather than risking memory.
+# Above this many pixels a photo is refused rather than risking memory (the
+# input pipeline's limit; colorizing has a lower one, inference.COLORIZE_MAX_PIXELS).
 MAX_PIXELS = 120_000_000
 
 
@@ -52,21 +53,33 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def image_from_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Encoded bytes -> uint8 [H, W, 3] via Pillow, with clear errors."""
+def too_large_message(name: str, width: int, height: int, max_pixels: int) -> str:
+    return (
+        f"{name}: too large, {width}x{height} = {width * height / 1e6:.1f} megapixels "
+        f"(the limit is {max_pixels / 1e6:g} megapixels)"
+    )
+
+
+def image_from_bytes(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Encoded bytes -> uint8 [H, W, 3] via Pillow, with clear errors.
+
+    The size is checked on the header, before any pixel is decoded.
+    """
     if not data:
         raise UnreadableImageError(f"{name}: empty file")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise UnreadableImageError(
-                    f"{name}: {image.width}x{image.height} is over the limit of {MAX_PIXELS:,} pixels"
-                )
-            image.seek(0)
-            return _to_rgb(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > max_pixels:
+                    raise UnreadableImageError(too_large_message(name, image.width, image.height, max_pixels))
+                image.seek(0)
+                return _to_rgb(image)
+    except Image.DecompressionBombError as error:  # Pillow refuses to even open it
+        raise UnreadableImageError(f"{name}: too large ({error})") from None
     except UnidentifiedImageError:
         raise UnreadableImageError(f"{name}: not an image (unknown format)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, UnreadableImageError):
             raise
         raise UnreadableImageError(f"{name}: corrupt or truncated image ({error})") from None

@@ -10,11 +10,16 @@ TensorFlow graph.
 import keras
 from keras import ops
 
-from keras_colorize.colorspace import lab_to_rgb, rgb_to_lab
+from keras_colorize.colorspace import lab_to_rgb
 from keras_colorize.decoding import DEFAULT_TEMPERATURE, annealed_mean
 from keras_colorize.model import is_regression
+from keras_colorize.preprocessing import lightness_from_uint8
 
 WORK_SIZE = 256
+# Photos above this are refused everywhere (Python, CLI, SavedModel): bench/inference.py
+# measured ~70 bytes per pixel in the exported graph, so one photo at the limit needs
+# ~3 GB on top of the loaded model.
+COLORIZE_MAX_PIXELS = 50_000_000
 
 
 def to_work_size(lightness, work_size: int = WORK_SIZE):
@@ -69,11 +74,16 @@ def predict_ab(model: keras.Model, lightness, temperature=DEFAULT_TEMPERATURE, w
     return to_photo_size(ab, height, width)
 
 
-def colorize_rgb(model: keras.Model, rgb, temperature=DEFAULT_TEMPERATURE, work_size: int = WORK_SIZE):
-    """RGB floats [N, H, W, 3] in [0, 1] -> colorized RGB of the same size.
+def recombine(lightness, ab):
+    """L [N, H, W, 1] and ab [N, H, W, 2] -> uint8 RGB [N, H, W, 3]."""
+    rgb = lab_to_rgb(ops.concatenate([lightness, ab], axis=-1))
+    return ops.cast(ops.round(rgb * 255.0), "uint8")
+
+
+def colorize_uint8(model: keras.Model, rgb, temperature=DEFAULT_TEMPERATURE, work_size: int = WORK_SIZE):
+    """uint8 RGB [N, H, W, 3] -> colorized uint8 RGB of the same size.
 
     Only the input's lightness is used; it is kept exactly in the output.
     """
-    lightness = rgb_to_lab(rgb)[..., :1]
-    ab = predict_ab(model, lightness, temperature, work_size)
-    return lab_to_rgb(ops.concatenate([lightness, ab], axis=-1))
+    lightness = lightness_from_uint8(rgb)
+    return recombine(lightness, predict_ab(model, lightness, temperature, work_size))

@@ -81,7 +81,7 @@ class EuclideanLoss(keras.layers.Layer):
 
 
 def make_loss(kind: str, class_weights=None, from_logits: bool = True) -> keras.layers.Layer:
-    """ "rebalanced" (needs class_weights), "plain" or "l2"."""
+    """The loss layer named `kind`: rebalanced (needs class_weights), plain or l2."""
     if kind == "rebalanced":
         if class_weights is None:
             raise ValueError("The rebalanced loss needs class weights from a prior.")

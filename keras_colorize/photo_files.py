@@ -12,7 +12,6 @@ from keras_colorize.images import list_images
 # Words in an UnreadableImageError message -> the kind shown in the summary.
 _KINDS = (
     ("too large", "too large"),
-    ("over the limit", "too large"),
     ("not an image", "not an image"),
     ("empty", "empty file"),
     ("cannot read", "unreadable"),

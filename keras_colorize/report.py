@@ -13,8 +13,8 @@ import os
 import numpy as np
 
 from keras_colorize import figures, metrics
-from keras_colorize.colorizer import lightness
 from keras_colorize.images import UnreadableImageError, load_image
+from keras_colorize.preprocessing import lightness_from_uint8 as lightness
 
 COLUMNS = (
     ("auc", "AuC % (raw)", "{:.1f}"),

@@ -11,11 +11,19 @@ INVALID_ARGUMENT and a message that names the image index and the problem.
 import keras
 import tensorflow as tf
 
-from keras_colorize.colorizer import COLORIZE_MAX_PIXELS, lightness, recombine
 from keras_colorize.decoding import DEFAULT_TEMPERATURE
 from keras_colorize.images import decode_image
-from keras_colorize.inference import WORK_SIZE, predict_ab, predict_ab_small, to_photo_size, to_work_size
+from keras_colorize.inference import (
+    COLORIZE_MAX_PIXELS,
+    WORK_SIZE,
+    predict_ab,
+    predict_ab_small,
+    recombine,
+    to_photo_size,
+    to_work_size,
+)
 from keras_colorize.model import is_regression
+from keras_colorize.preprocessing import lightness_from_uint8 as lightness
 
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 _HEADER_BYTES = 32
@@ -140,13 +148,18 @@ def _check_batch(count, temperature):
     ]
 
 
-def colorize_bytes(model: keras.Model, image_bytes, temperature, work_size: int = WORK_SIZE, max_pixels=None):
+def colorize_bytes(
+    model: keras.Model,
+    image_bytes,
+    temperature,
+    work_size: int = WORK_SIZE,
+    max_pixels: int = COLORIZE_MAX_PIXELS,
+):
     """Encoded photos [N] + temperatures [N] -> colorized PNG bytes [N], each at its own size.
 
     Photos are decoded twice (for the batched forward pass, then for the
     full-resolution recombination) so only one full-size photo is held at a time.
     """
-    max_pixels = max_pixels or COLORIZE_MAX_PIXELS
     count = tf.size(image_bytes)
     with tf.control_dependencies(_check_batch(count, temperature)):
         indices = tf.range(count)
@@ -183,9 +196,10 @@ def colorize_bytes(model: keras.Model, image_bytes, temperature, work_size: int 
     )
 
 
-def signature_functions(model: keras.Model, work_size: int = WORK_SIZE, max_pixels=None):
+def signature_functions(
+    model: keras.Model, work_size: int = WORK_SIZE, max_pixels: int = COLORIZE_MAX_PIXELS
+):
     """{name: (fn, input_signature)} for ExportArchive.add_endpoint."""
-    max_pixels = max_pixels or COLORIZE_MAX_PIXELS
     image_spec = tf.TensorSpec([None], tf.string, name="image_bytes")
     temperature_spec = tf.TensorSpec([None], tf.float32, name="temperature")
     lightness_spec = tf.TensorSpec([None, None, None, 1], tf.float32, name="L")

@@ -29,11 +29,11 @@ import tensorflow as tf
 from keras_colorize.checkpointing import CheckpointManager, atomic_write, atomic_write_json
 from keras_colorize.data import make_dataset
 from keras_colorize.distribute import WriteDir, is_chief, make_strategy, worker_info
-from keras_colorize.inference import colorize_rgb
+from keras_colorize.inference import colorize_uint8, recombine
 from keras_colorize.losses import make_loss
 from keras_colorize.model import build_model, logits_model
 from keras_colorize.optimizer import current_learning_rate, is_decayed, make_optimizer, weight_decay_loss
-from keras_colorize.preprocessing import training_pair
+from keras_colorize.preprocessing import lightness_from_uint8, training_pair
 from keras_colorize.rebalance import rebalancing_weights
 
 PRECISIONS = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
@@ -107,9 +107,11 @@ def make_train_step(
     def replica_step(batch, poison):
         rgb = batch["rgb"]
         data_loss, grads = tf.cond(tf.shape(rgb)[0] > 0, lambda: gradients(rgb, poison), no_data)
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        bad = tf.constant(0.0)
+        if check_gradients:  # float16 loss scaling skips inf steps itself: no reduction needed then
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+            bad = tf.cast(tf.logical_not(finite), tf.float32)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        bad = tf.cast(tf.logical_and(check_gradients, tf.logical_not(finite)), tf.float32)
         return data_loss, bad, tf.shape(rgb)[:1]
 
     @tf.function
@@ -446,10 +448,10 @@ class Trainer:
 
     def _preview(self) -> np.ndarray:
         """[gray input | colorized | original] for each preview photo."""
-        rgb = self.val_batch.astype(np.float32) / 255.0
-        colorized = np.asarray(colorize_rgb(self.inference_model, rgb, work_size=self.config.image_size))
-        gray = np.repeat(np.asarray(tf.image.rgb_to_grayscale(rgb)), 3, axis=-1)
-        return np.concatenate([gray, colorized, rgb], axis=2)
+        rgb = self.val_batch
+        colorized = colorize_uint8(self.inference_model, rgb, work_size=self.config.image_size)
+        gray = recombine(lightness_from_uint8(rgb), np.zeros((*rgb.shape[:-1], 2), np.float32))
+        return np.concatenate([np.asarray(gray), np.asarray(colorized), rgb], axis=2)
 
     def _save(self, position: _Position, seen: list) -> None:
         """Checkpoint (every worker writes; only the chief's copy is kept)."""

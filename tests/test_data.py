@@ -141,7 +141,7 @@ def test_random_crop_scale_and_flip():
         spans.append(abs(row[-1] - row[0]))
         directions.add(np.sign(row[-1] - row[0]))
     assert directions == {-1, 1}
-    assert min(spans) >= 0.75 * 255 and max(spans) <= 255
+    assert min(spans) >= 0.75 * 255
     assert max(spans) - min(spans) > 20  # the scale does vary
 
 

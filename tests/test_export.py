@@ -17,8 +17,9 @@ from fixtures.bad_inputs import generate
 from PIL import Image
 
 import keras_colorize
-from keras_colorize.colorizer import Colorizer, lightness
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.export import export_saved_model, next_version
+from keras_colorize.preprocessing import lightness_from_uint8 as lightness
 from keras_colorize.serving_graph import FORMATS, header_size, image_format
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
