@@ -151,11 +151,12 @@ def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
     names = evaluation.class_names
     labelled = [p for p in photos if p["label"] is not None and "top5_classes" in p["rows"][main]]
     if labelled and names:
-        rows = []
+        rows, shown = [], []
         for record in labelled[:RANKED_PHOTOS]:
             rendered = render(record["file"])
             if rendered is None:
                 continue
+            shown.append(record)
             _, outs = rendered
             row = []
             for column in ("Ground truth", main, "Gray"):
@@ -166,12 +167,12 @@ def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
                 ]
                 row.append((outs[column], "\n".join(lines)))
             rows.append(row)
-        label_names = ", ".join(names[p["label"]] for p in labelled[:RANKED_PHOTOS])
+    if labelled and names and rows:
         figures.image_grid(
             rows, ["Ground truth", main, "Gray"], os.path.join(output, "semantic.png"), caption_lines=5
         )
         written["semantic"] = "semantic.png"
-        written["semantic_labels"] = label_names
+        written["semantic_labels"] = ", ".join(names[p["label"]] for p in shown)
     return written
 
 
