@@ -1,6 +1,6 @@
 """Training-step time against the FLOP floor on this machine (CPU).
 
-    python bench/train_step.py [--steps=3] [--jit]
+    python bench/train_step.py [--steps=3] [--jit] [--precision=float32,bfloat16]
 
 Times the trainer's own distributed step (`keras_colorize.trainer.make_train_step`:
 on-device Lab targets, the rebalanced loss, Adam) for the `full` network at 256 px,
@@ -9,7 +9,10 @@ the floor: the step's FLOPs (from the layer shapes, `flops.py`) divided by the
 float32 rate of a large `tf.matmul` measured just before each step. For
 reference it also times a plain Keras step on the same network and batch
 (`train_on_batch` of the logits model with a dense soft-target cross-entropy),
-interleaved with ours. Prints a table and writes bench/results/train_step.json.
+interleaved with ours. Each precision of --precision (Keras mixed policies; the
+first is the reference) gets its own copy of both steps, and every timing round
+runs them all in turn, so the speedups are ratios measured side by side. Prints a
+table and writes bench/results/train_step.json.
 """
 
 import json
@@ -29,6 +32,7 @@ from keras_colorize.bins import soft_encode
 from keras_colorize.losses import make_loss
 from keras_colorize.model import build_model, logits_model
 from keras_colorize.optimizer import make_optimizer
+from keras_colorize.precision import cpu_flags
 from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights, smooth_prior
 from keras_colorize.trainer import make_train_step
@@ -41,6 +45,9 @@ flags.DEFINE_integer("batch_size", 8, "Batch size.")
 flags.DEFINE_integer("steps", 3, "Timed steps (each takes tens of seconds on 2 CPU cores).")
 flags.DEFINE_integer("warmup", 1, "Untimed steps first (tracing, allocation).")
 flags.DEFINE_boolean("jit", False, "XLA-compile the forward/backward pass.")
+flags.DEFINE_list(
+    "precision", ["float32", "bfloat16"], "Precisions timed side by side (the first is the reference)."
+)
 flags.DEFINE_integer("matmul_size", 4096, "n for the n x n float32 matmul that measures the peak rate.")
 flags.DEFINE_string(
     "output", os.path.join(os.path.dirname(__file__), "results", "train_step.json"), "JSON out."
@@ -73,44 +80,64 @@ def plain_keras_step(variant: str, width: float, rgb: tf.Tensor):
     return lambda: model.train_on_batch(lightness, targets)
 
 
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+def build_steps(precision: str, rgb: tf.Tensor) -> dict:
+    """Our trainer step and the plain-Keras step for one precision (built under its policy)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(POLICIES[precision])
+    try:
+        model = build_model(FLAGS.variant, FLAGS.width)
+        optimizer = make_optimizer(3e-5, 0.9, 0.99, (), 1.0, loss_scaling=precision == "float16")
+        optimizer.build(model.trainable_variables)
+        loss_fn = make_loss("rebalanced", rebalancing_weights(smooth_prior(np.ones(313))))
+        strategy = tf.distribute.get_strategy()
+        step = make_train_step(strategy, model, loss_fn, optimizer, FLAGS.batch_size, 1e-3, FLAGS.jit)
+        plain = plain_keras_step(FLAGS.variant, FLAGS.width, rgb)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    batch = {"index": tf.range(FLAGS.batch_size, dtype=tf.int64), "rgb": rgb}
+    one = tf.constant(1.0)
+    return {"model": model, "ours": lambda: float(step(batch, one)[0]), "plain": plain}
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def main(argv):
     del argv
+    unknown = [p for p in FLAGS.precision if p not in POLICIES]
+    if unknown:
+        raise app.UsageError(f"--precision: unknown {', '.join(unknown)}; choose from {', '.join(POLICIES)}")
     load_before = os.getloadavg()
-    strategy = tf.distribute.get_strategy()
-    model = build_model(FLAGS.variant, FLAGS.width)
-    optimizer = make_optimizer(3e-5, 0.9, 0.99, (), 1.0, loss_scaling=False)
-    optimizer.build(model.trainable_variables)
-    loss_fn = make_loss("rebalanced", rebalancing_weights(smooth_prior(np.ones(313))))
-    step = make_train_step(strategy, model, loss_fn, optimizer, FLAGS.batch_size, 1e-3, FLAGS.jit)
     rng = np.random.default_rng(0)
     size = FLAGS.image_size
-    batch = {
-        "index": tf.range(FLAGS.batch_size, dtype=tf.int64),
-        "rgb": tf.constant(rng.integers(0, 256, (FLAGS.batch_size, size, size, 3), dtype=np.uint8)),
-    }
-    one = tf.constant(1.0)
-    plain = plain_keras_step(FLAGS.variant, FLAGS.width, batch["rgb"])
+    rgb = tf.constant(rng.integers(0, 256, (FLAGS.batch_size, size, size, 3), dtype=np.uint8))
+    steps = {p: build_steps(p, rgb) for p in FLAGS.precision}
     for _ in range(FLAGS.warmup):
-        float(step(batch, one)[0])
-        plain()
+        for built in steps.values():
+            built["ours"]()
+            built["plain"]()
     # On a shared machine the cores' availability changes from second to second, so
-    # each step is paired with a matmul probe taken just before it, and the plain
-    # Keras step runs right after ours.
-    times, rates, plain_times = [], [], []
+    # every round takes a matmul probe, then each precision's step and plain Keras
+    # step in turn: all figures of one round are measured side by side.
+    rates = []
+    times = {p: {"ours": [], "plain": []} for p in steps}
     for _ in range(FLAGS.steps):
         rates.append(matmul_rate(FLAGS.matmul_size, repeats=3))
-        start = time.perf_counter()
-        float(step(batch, one)[0])
-        times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        plain()
-        plain_times.append(time.perf_counter() - start)
+        for precision, built in steps.items():
+            times[precision]["ours"].append(timed(built["ours"]))
+            times[precision]["plain"].append(timed(built["plain"]))
+    model = steps[FLAGS.precision[0]]["model"]
     per_image = training_flops(model, size)
     step_flops = per_image * FLAGS.batch_size
-    ratios = [t * r / step_flops for t, r in zip(times, rates, strict=True)]
-    step_time = float(np.median(times))
     rate = float(np.median(rates))
     floor = step_flops / rate
+    reference = FLAGS.precision[0]
     result = {
         "variant": FLAGS.variant,
         "width": FLAGS.width,
@@ -119,33 +146,36 @@ def main(argv):
         "jit": FLAGS.jit,
         "forward_gflop_per_image": forward_flops(model, size) / 1e9,
         "training_gflop_per_image": per_image / 1e9,
-        "step_times_s": times,
-        "step_time_s": step_time,
-        "achieved_gflops": step_flops / step_time / 1e9,
         "matmul_gflops": rate / 1e9,
-        "matmul_gflops_per_step": [r / 1e9 for r in rates],
+        "matmul_gflops_per_round": [r / 1e9 for r in rates],
         "floor_s": floor,
-        "ratio_to_floor_per_step": ratios,
-        "ratio_to_floor": float(np.median(ratios)),
-        "plain_keras_step_times_s": plain_times,
-        "ratio_to_plain_keras_per_step": [t / p for t, p in zip(times, plain_times, strict=True)],
+        "precisions": {},
         "cpu_count": os.cpu_count(),
+        "cpu_bf16": sorted({"avx512_bf16", "amx_bf16"} & cpu_flags()),
         "load_average_before_after": [load_before[0], os.getloadavg()[0]],
-        "note": "shared machine: other jobs were running; the load average shows how busy it was",
     }
-    plain_time = float(np.median(plain_times))
-    print(f"{'step':<34} {'seconds':>8} {'GFLOP/s':>8} {'x floor':>8}")
-    for name, seconds in (("floor (FLOPs / matmul rate)", floor), ("plain Keras train_on_batch", plain_time),
-                          ("keras-colorize trainer step", step_time)):  # fmt: skip
-        print(f"{name:<34} {seconds:>8.2f} {step_flops / seconds / 1e9:>8.1f} {seconds / floor:>8.2f}")
-    print(
-        f"{FLAGS.variant} {size}px batch {FLAGS.batch_size}: training {per_image / 1e9:.1f} GFLOP/image "
-        f"(forward {result['forward_gflop_per_image']:.1f}), step {step_time:.2f} s "
-        f"= {result['achieved_gflops']:.1f} GFLOP/s; matmul {rate / 1e9:.1f} GFLOP/s -> floor {floor:.2f} s; "
-        f"step / floor = {result['ratio_to_floor']:.2f} (per step {', '.join(f'{r:.2f}' for r in ratios)}; "
-        f"load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}); ours / plain Keras = "
-        f"{float(np.median(result['ratio_to_plain_keras_per_step'])):.2f}"
-    )
+    print(f"{FLAGS.variant} x{FLAGS.width:g}, {size}px, batch {FLAGS.batch_size}; {FLAGS.steps} rounds")
+    print(f"{'step':<40} {'seconds':>8} {'x floor':>8} {f'{reference} / it':>16}")
+    print(f"{'floor (FLOPs / float32 matmul rate)':<40} {floor:>8.2f} {1.0:>8.2f} {'':>16}")
+    for precision, measured in times.items():
+        ours, plain = np.array(measured["ours"]), np.array(measured["plain"])
+        speedup = np.array(times[reference]["ours"]) / ours  # per round, then the median
+        result["precisions"][precision] = {
+            "step_times_s": ours.tolist(),
+            "step_time_s": float(np.median(ours)),
+            "plain_keras_step_times_s": plain.tolist(),
+            "ratio_to_floor": float(np.median(ours / floor)),
+            "ratio_to_plain_keras": float(np.median(ours / plain)),
+            f"speedup_over_{reference}_per_round": speedup.tolist(),
+            f"speedup_over_{reference}": float(np.median(speedup)),
+        }
+        for name, values, ratio in (
+            (f"keras-colorize step, {precision}", ours, speedup),
+            (f"plain Keras train_on_batch, {precision}", plain, np.array(times[reference]["plain"]) / plain),
+        ):
+            seconds = float(np.median(values))
+            print(f"{name:<40} {seconds:>8.2f} {seconds / floor:>8.2f} {float(np.median(ratio)):>15.2f}x")
+    print(f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}")
     os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
     with open(FLAGS.output, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)

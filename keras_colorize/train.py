@@ -17,7 +17,8 @@ from absl import app, flags, logging
 
 from keras_colorize.distribute import STRATEGIES
 from keras_colorize.model import VARIANTS
-from keras_colorize.trainer import PRECISIONS, NonFiniteLossError, Trainer
+from keras_colorize.precision import PRECISIONS
+from keras_colorize.trainer import NonFiniteLossError, Trainer
 
 LOSSES = ("rebalanced", "plain", "l2")
 
@@ -26,10 +27,13 @@ LOSSES = ("rebalanced", "plain", "l2")
 class TrainConfig:
     """Everything a training run needs; defaults are the paper's.
 
-    `epochs` and `max_steps` both bound the run (whichever comes first; at
-    least one must be set). `steps_per_epoch` caps an epoch (None: one pass
-    over the training data). `inject_nan_at_step` is for testing only: it
-    multiplies that step's loss by NaN to exercise the NaN guard.
+    `epochs`, `max_steps` and `max_train_time_s` all bound the run (whichever
+    comes first; `epochs` or `max_steps` must be set). `max_train_time_s`
+    counts wall time over all sessions of a resumed run and stops after the
+    step that crosses it, with a checkpoint and the final model as usual.
+    `steps_per_epoch` caps an epoch (None: one pass over the training data).
+    `inject_nan_at_step` is for testing only: it multiplies that step's loss
+    by NaN to exercise the NaN guard.
     """
 
     train_data: list[str] = dataclasses.field(default_factory=list)
@@ -40,6 +44,7 @@ class TrainConfig:
     epochs: int | None = None
     steps_per_epoch: int | None = None
     max_steps: int | None = 450_000
+    max_train_time_s: float | None = None
     variant: str = "full"
     width: float = 1.0
     loss: str = "rebalanced"
@@ -59,7 +64,7 @@ class TrainConfig:
     log_every_steps: int = 100
     val_images: int = 8
     strategy: str = "default"
-    mixed_precision: str = "none"
+    mixed_precision: str = "auto"
     jit: bool = False
     progress: bool = True
     inject_nan_at_step: int | None = None
@@ -107,6 +112,7 @@ def validate(config: TrainConfig) -> None:
         "epochs": config.epochs,
         "steps_per_epoch": config.steps_per_epoch,
         "max_steps": config.max_steps,
+        "max_train_time_s": config.max_train_time_s,
         "checkpoint_every_steps": config.checkpoint_every_steps,
         "keep_checkpoints": config.keep_checkpoints,
         "log_every_steps": config.log_every_steps,
@@ -153,6 +159,7 @@ def define_flags(flag_values: flags.FlagValues) -> None:
     flags.DEFINE_integer("epochs", 0, "Number of epochs (0: until --max_steps).", **fv)
     flags.DEFINE_integer("steps_per_epoch", 0, "Cap on steps per epoch (0: a full pass).", **fv)
     flags.DEFINE_integer("max_steps", d.max_steps, "Total training steps (0: --epochs bounds).", **fv)
+    flags.DEFINE_float("max_train_time_s", 0, "Stop after this much training wall time (0: no limit).", **fv)
     flags.DEFINE_enum("variant", d.variant, list(VARIANTS), "Network variant.", **fv)
     flags.DEFINE_float("width", d.width, "Channel multiplier (1.0 = the paper's).", **fv)
     flags.DEFINE_enum("loss", d.loss, list(LOSSES), "rebalanced / plain cross-entropy, or l2.", **fv)
@@ -172,7 +179,13 @@ def define_flags(flag_values: flags.FlagValues) -> None:
     flags.DEFINE_integer("log_every_steps", d.log_every_steps, "Logging period (steps).", **fv)
     flags.DEFINE_integer("val_images", d.val_images, "Validation photos shown in TensorBoard.", **fv)
     flags.DEFINE_enum("strategy", d.strategy, list(STRATEGIES), "Distribution strategy.", **fv)
-    flags.DEFINE_enum("mixed_precision", d.mixed_precision, list(PRECISIONS), "Compute dtype.", **fv)
+    flags.DEFINE_enum(
+        "mixed_precision",
+        d.mixed_precision,
+        list(PRECISIONS),
+        "Compute dtype (auto: bfloat16 on CPUs with AVX512_BF16/AMX, else float32).",
+        **fv,
+    )
     flags.DEFINE_boolean("jit", d.jit, "XLA-compile the forward/backward computation.", **fv)
     flags.DEFINE_boolean("progress", d.progress, "Show a progress bar.", **fv)
     flags.DEFINE_integer("inject_nan_at_step", None, "TESTING ONLY: make this step's loss NaN.", **fv)
@@ -182,7 +195,7 @@ def config_from_flags(flag_values: flags.FlagValues) -> TrainConfig:
     values = {f.name: flag_values[f.name].value for f in dataclasses.fields(TrainConfig)}
     values["lr_decay_steps"] = tuple(int(s) for s in values["lr_decay_steps"])
     values["model_dir"] = values["model_dir"] or ""
-    for name in ("epochs", "steps_per_epoch", "max_steps"):
+    for name in ("epochs", "steps_per_epoch", "max_steps", "max_train_time_s"):
         values[name] = values[name] or None  # 0 on the command line means "no limit"
     return TrainConfig(**values)
 

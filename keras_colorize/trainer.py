@@ -33,10 +33,10 @@ from keras_colorize.inference import colorize_uint8, recombine
 from keras_colorize.losses import make_loss
 from keras_colorize.model import build_model, logits_model
 from keras_colorize.optimizer import current_learning_rate, is_decayed, make_optimizer, weight_decay_loss
+from keras_colorize.precision import PRECISIONS, resolve_precision
 from keras_colorize.preprocessing import lightness_from_uint8, training_pair
 from keras_colorize.rebalance import rebalancing_weights
 
-PRECISIONS = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 LOG_FILE = "train_log.jsonl"  # one line per step: {"step", "epoch", "loss"}; a resumed run appends
 
 
@@ -159,22 +159,24 @@ class Trainer:
         self.strategy = make_strategy(self.config.strategy)
         previous_policy = keras.config.dtype_policy()
         keras.backend.clear_session()
-        keras.config.set_dtype_policy(PRECISIONS[self.config.mixed_precision])
+        self.precision, why = resolve_precision(self.config.mixed_precision)
+        keras.config.set_dtype_policy(PRECISIONS[self.precision])
         keras.utils.set_random_seed(self.config.seed)
         self.out = WriteDir(self.config.model_dir, is_chief(self.strategy))
         try:
-            return self._run()
+            return self._run(why)
         finally:
             self.out.cleanup()
             keras.config.set_dtype_policy(previous_policy)
 
     # -- setup --------------------------------------------------------------
 
-    def _run(self) -> dict:
+    def _run(self, precision_reason: str) -> dict:
         c = self.config
         started = time.time()
         self.chief = self.out.chief
         self.num_workers, self.worker_index = worker_info(self.strategy)
+        self._say(f"Precision: {self.precision} ({precision_reason}).")
         self.replicas = self.strategy.num_replicas_in_sync
         if c.batch_size % self.replicas:
             raise ValueError(f"--batch_size {c.batch_size} is not divisible by the {self.replicas} replicas.")
@@ -188,7 +190,7 @@ class Trainer:
                 c.beta_2,
                 c.lr_decay_steps,
                 c.lr_decay_factor,
-                loss_scaling=c.mixed_precision == "float16",
+                loss_scaling=self.precision == "float16",
             )
             self.optimizer.build(self.model.trainable_variables)
             weights = rebalancing_weights(prior, c.rebalance_lambda) if c.loss == "rebalanced" else None
@@ -271,7 +273,7 @@ class Trainer:
             c.batch_size,
             c.weight_decay,
             c.jit,
-            check_gradients=c.mixed_precision != "float16",  # loss scaling skips inf steps itself
+            check_gradients=self.precision != "float16",  # loss scaling skips inf steps itself
         )
         self.eval_step = make_eval_step(self.strategy, self.model, self.loss_fn)
 
@@ -348,7 +350,7 @@ class Trainer:
                     self._flush(pending, position, bar)
                 if checkpoint_now:
                     self._save(position, seen)
-                if c.max_steps and position.step >= c.max_steps:
+                if (c.max_steps and position.step >= c.max_steps) or self._out_of_time(position):
                     break
             self._flush(pending, position, bar)
             if position.batch_in_epoch == 0:
@@ -363,7 +365,17 @@ class Trainer:
 
     def _done(self, position: _Position) -> bool:
         epochs, max_steps = self.config.epochs, self.config.max_steps
-        return bool((epochs and position.epoch >= epochs) or (max_steps and position.step >= max_steps))
+        return bool(
+            (epochs and position.epoch >= epochs)
+            or (max_steps and position.step >= max_steps)
+            or self._out_of_time(position)
+        )
+
+    def _out_of_time(self, position: _Position) -> bool:
+        """Past --max_train_time_s (over all sessions); a fresh run makes at least one step."""
+        budget = self.config.max_train_time_s
+        spent = self.wall_offset + time.time() - self.started
+        return bool(budget and position.step > 0 and spent >= budget)
 
     def _flush(self, pending: list[tuple], position: _Position, bar: keras.utils.Progbar) -> None:
         """Fetch the pending losses (one device sync), stop on NaN/Inf, log them."""
@@ -490,6 +502,7 @@ class Trainer:
                 "loss": c.loss,
                 "width": c.width,
                 "image_size": c.image_size,
+                "precision": self.precision,
                 **results,
                 "config": dataclasses.asdict(c),
             }
