@@ -13,7 +13,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.13",
     packages=find_packages(include=["keras_colorize", "keras_colorize.*"]),
-    package_data={"keras_colorize": ["assets/*.npy"]},
+    # Bundled presets: keras_colorize/presets/<name>/{config.json, model.weights.h5, metadata.json}.
+    package_data={"keras_colorize": ["assets/*.npy", "presets/*/*.json", "presets/*/*.h5"]},
     install_requires=[
         "tensorflow==2.21.0",
         "keras==3.15.1",

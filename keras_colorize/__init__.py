@@ -1,14 +1,18 @@
 """keras-colorize: Colorful Image Colorization (Zhang, Isola & Efros, ECCV 2016) in Keras 3.
 
-The maths (colour space, bins, decoding, models, losses) is backend-agnostic
+`kc.Colorizer` (a Keras task model: uint8 photos in, colorized photos out,
+with presets) wraps a `kc.Backbone` with the layers of `kc.layers`. They and
+the maths (colour space, bins, decoding, losses) are backend-agnostic
 `keras.ops`; tf.data, training and export use TensorFlow.
 """
 
+from keras_colorize import layers
 from keras_colorize.bins import NUM_BINS, bin_centers, soft_encode, soft_encode_sparse
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.colorspace import lab_to_rgb, rgb_to_lab
 from keras_colorize.decoding import DEFAULT_TEMPERATURE, annealed_mean, decode
 from keras_colorize.losses import EuclideanLoss, RebalancedCrossEntropy
-from keras_colorize.model import VARIANTS, build_model
+from keras_colorize.model import VARIANTS, Backbone, build_model
 from keras_colorize.rebalance import rebalancing_weights, smooth_prior
 
 __version__ = "0.1.0"
@@ -17,6 +21,7 @@ __all__ = [
     "DEFAULT_TEMPERATURE",
     "NUM_BINS",
     "VARIANTS",
+    "Backbone",
     "Colorizer",
     "EuclideanLoss",
     "RebalancedCrossEntropy",
@@ -25,19 +30,10 @@ __all__ = [
     "build_model",
     "decode",
     "lab_to_rgb",
+    "layers",
     "rebalancing_weights",
     "rgb_to_lab",
     "smooth_prior",
     "soft_encode",
     "soft_encode_sparse",
 ]
-
-
-def __getattr__(name: str):
-    # Colorizer needs TensorFlow (image decoding, SavedModels); import it lazily
-    # so the maths above stays importable under other Keras backends.
-    if name == "Colorizer":
-        from keras_colorize.colorizer import Colorizer
-
-        return Colorizer
-    raise AttributeError(f"module 'keras_colorize' has no attribute {name!r}")

@@ -23,6 +23,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_colorize.layers import resize_uint8
+
 NUM_CLASSES = 1000
 CROP_FRACTION = 224 / 256
 
@@ -33,8 +35,7 @@ def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
     side = max(1, round(min(height, width) * CROP_FRACTION))
     top, left = (height - side) // 2, (width - side) // 2
     crop = rgb[top : top + side, left : left + side]
-    resized = tf.image.resize(crop[None], (size, size), method="bilinear", antialias=True)[0]
-    return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+    return np.asarray(resize_uint8(crop, size, size))
 
 
 def _to_imagenet(scores: np.ndarray) -> np.ndarray:

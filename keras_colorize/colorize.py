@@ -1,7 +1,10 @@
 """Colorize photo files and folders from the command line.
 
-    python -m keras_colorize.colorize --model=runs/full/model.keras \\
+    python -m keras_colorize.colorize [--model=runs/full] \\
         --input=photos/ --input=extra.jpg --output=colorized/
+
+--model is a preset name, a preset folder or a .keras file; without it the
+default bundled preset is used.
 
 Folders are searched recursively and their layout is kept under --output;
 every output is a PNG. Inputs are never overwritten: an --output that would
@@ -18,10 +21,8 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from keras_colorize.colorizer import Colorizer
-from keras_colorize.decoding import DEFAULT_TEMPERATURE
-from keras_colorize.images import UnreadableImageError
-from keras_colorize.inference import COLORIZE_MAX_PIXELS
+from keras_colorize.colorizer import Colorizer, load_photo
+from keras_colorize.images import MAX_PIXELS, UnreadableImageError
 from keras_colorize.photo_files import plan_outputs, print_summary
 
 FLAGS = flags.FLAGS
@@ -29,17 +30,21 @@ FLAGS = flags.FLAGS
 
 def define_flags() -> None:
     """CLI flags (defined on demand, so importing this module defines none)."""
-    flags.DEFINE_string("model", None, "A .keras model, its directory, or an exported SavedModel.")
+    flags.DEFINE_string(
+        "model",
+        None,
+        "A preset name, a preset folder or a .keras file (default: the bundled default preset).",
+    )
     flags.DEFINE_multi_string("input", None, "Photo files or folders (recursive); repeatable.")
     flags.DEFINE_string("output", None, "Folder for the colorized PNGs (created if needed).")
     flags.DEFINE_float(
-        "temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature (> 0); lower is more vivid."
+        "temperature", None, "Annealed-mean temperature (> 0; default: the model's); lower is more vivid."
     )
     flags.DEFINE_integer(
         "batch_size", 8, "Photos per forward pass (all run at the working size).", lower_bound=1
     )
     flags.DEFINE_bool("side_by_side", False, "Write the input and the colorized photo next to each other.")
-    flags.DEFINE_integer("max_pixels", COLORIZE_MAX_PIXELS, "Skip larger photos.", lower_bound=1)
+    flags.DEFINE_integer("max_pixels", MAX_PIXELS, "Skip larger photos.", lower_bound=1)
 
 
 def _write(path: str, rgb: np.ndarray, original: np.ndarray | None) -> None:
@@ -52,10 +57,11 @@ def _write(path: str, rgb: np.ndarray, original: np.ndarray | None) -> None:
 def colorize_files(
     colorizer: Colorizer,
     pairs: list[tuple[str, str]],
-    temperature: float,
+    temperature: float | None,
     batch_size: int,
     side_by_side: bool = False,
     progress: bool = True,
+    max_pixels: int = MAX_PIXELS,
 ) -> tuple[int, list[tuple[str, str]]]:
     """Colorize and write each pair; returns (number written, [(input, reason) skipped])."""
     done, skipped = 0, []
@@ -64,7 +70,7 @@ def colorize_files(
         loaded = []
         for path, target in pairs[start : start + batch_size]:
             try:
-                loaded.append((path, target, colorizer.load(path)))
+                loaded.append((path, target, load_photo(path, max_pixels=max_pixels)))
             except UnreadableImageError as error:
                 skipped.append((path, str(error).removeprefix(f"{path}: ")))
         try:
@@ -92,7 +98,7 @@ def colorize_files(
 
 def main(argv):
     del argv
-    if FLAGS.temperature <= 0:
+    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
         raise app.UsageError(f"--temperature must be > 0, got {FLAGS.temperature}")
     try:
         pairs, missing = plan_outputs(FLAGS.input, FLAGS.output)
@@ -102,9 +108,13 @@ def main(argv):
     skipped = [(path, "no such file or folder") for path in missing]
     done = 0
     if pairs:
-        colorizer = Colorizer(FLAGS.model, max_pixels=FLAGS.max_pixels)
+        try:
+            colorizer = Colorizer.from_preset(FLAGS.model)
+        except (FileNotFoundError, ValueError) as error:
+            print(f"Error: --model: {error}", file=sys.stderr)
+            return 2
         done, failed = colorize_files(
-            colorizer, pairs, FLAGS.temperature, FLAGS.batch_size, FLAGS.side_by_side
+            colorizer, pairs, FLAGS.temperature, FLAGS.batch_size, FLAGS.side_by_side, True, FLAGS.max_pixels
         )
         skipped += failed
     print_summary(done, len(pairs) + len(missing), skipped, FLAGS.output)
@@ -113,5 +123,5 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    flags.mark_flags_as_required(["model", "input", "output"])
+    flags.mark_flags_as_required(["input", "output"])
     app.run(main)

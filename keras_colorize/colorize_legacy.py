@@ -1,7 +1,8 @@
 """Colorize legacy grayscale photos into galleries (no ground truth, so no metrics).
 
-    python -m keras_colorize.colorize_legacy --model=runs/full/model.keras \\
-        --data_dir=legacy/ --output=legacy_out/
+    python -m keras_colorize.colorize_legacy --model=runs/full --data_dir=legacy/ --output=legacy_out/
+
+--model is a preset name, a preset folder or a .keras file.
 
 Writes gallery_001.png, ... (grayscale input beside its colorization) and
 index.md listing the photos of each gallery and any unreadable file.
@@ -11,23 +12,22 @@ import os
 import sys
 
 import keras
-from absl import app, flags, logging
+from absl import app, flags
 
-from keras_colorize.decoding import DEFAULT_TEMPERATURE
-from keras_colorize.evaluate import load_entry
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.figures import image_grid, shorten
-from keras_colorize.images import UnreadableImageError, list_images, load_image
+from keras_colorize.images import list_images, readable_images
 
 FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
     """CLI flags (defined on demand, so importing this module defines none)."""
-    flags.DEFINE_string("model", None, "A .keras model, a model folder or a SavedModel directory.")
+    flags.DEFINE_string("model", None, "A preset name, a preset folder or a .keras file.")
     flags.DEFINE_string("data_dir", None, "Grayscale (or colour) photos, searched recursively.")
     flags.DEFINE_string("output", None, "Folder for the gallery PNGs and index.md.")
-    flags.DEFINE_float("temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature.")
-    flags.DEFINE_integer("work_size", None, "Working size (default: training image_size, else 256).")
+    flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
+    flags.DEFINE_integer("work_size", None, "Working size (default: the model's).")
     flags.DEFINE_integer("per_gallery", 8, "Photos per gallery PNG.")
     flags.DEFINE_integer("cell", 240, "Thumbnail size in the galleries (px).")
     flags.DEFINE_integer("max_images", None, "Colorize only the first N photos.")
@@ -37,14 +37,15 @@ def colorize_folder(
     model: str,
     data_dir: str,
     output: str,
-    temperature: float = DEFAULT_TEMPERATURE,
+    temperature: float | None = None,
     work_size: int | None = None,
     per_gallery: int = 8,
     cell: int = 240,
     max_images: int | None = None,
 ) -> dict:
     """Colorize every photo under `data_dir`; returns {"galleries", "photos", "unreadable"}."""
-    colorizer = load_entry(model, work_size=work_size).colorizer
+    colorizer = Colorizer.from_preset(model, **({"work_size": work_size} if work_size else {}))
+    temperature = temperature or colorizer.temperature
     files = list_images(data_dir)[:max_images]
     if not files:
         raise ValueError(f"No photos found under {data_dir}")
@@ -59,17 +60,12 @@ def colorize_folder(
         page.clear()
 
     bar = keras.utils.Progbar(len(files), unit_name="photo")
-    for index, path in enumerate(files):
-        try:
-            rgb = load_image(path)
-        except UnreadableImageError as error:
-            logging.warning("Skipping unreadable photo: %s", error)
-            unreadable.append(str(error))
-        else:
-            page.append((path, rgb, colorizer.colorize(rgb, temperature)))
-            if len(page) == per_gallery:
-                flush()
+    for index, path, rgb in readable_images(files, unreadable):
+        page.append((path, rgb, colorizer.colorize(rgb, temperature)))
+        if len(page) == per_gallery:
+            flush()
         bar.update(index + 1)
+    bar.update(len(files))
     if page:
         flush()
     lines = [
@@ -98,7 +94,7 @@ def main(argv):
     for name in ("model", "data_dir", "output"):
         if not getattr(FLAGS, name):
             sys.exit(f"--{name} is required")
-    if FLAGS.temperature <= 0 or FLAGS.per_gallery < 1:
+    if (FLAGS.temperature is not None and FLAGS.temperature <= 0) or FLAGS.per_gallery < 1:
         sys.exit("--temperature must be > 0 and --per_gallery >= 1")
     try:
         result = colorize_folder(

@@ -1,210 +1,336 @@
-"""Colorize photos from Python: `Colorizer(model).colorize(photo)`.
+"""`kc.Colorizer`: the task model, uint8 photos in, colorized uint8 photos out.
 
-A photo's own lightness is kept at full resolution; only ab is predicted, at
-the working size, by `keras_colorize.inference` (the path evaluation and the
-SavedModel use too), upsampled and recombined with it. The same Colorizer
-wraps a `.keras` model or a SavedModel written by `keras_colorize.export`
-(through its `ab` and `distribution` signatures, so results are identical).
+As a keras-hub task it wraps a backbone (`kc.Backbone`, from
+`kc.build_model`) with the layers of `keras_colorize.layers`:
+
+    photos uint8 [N, H, W, 3 | 1]
+      -> ColorizerPreprocessor: L [N, H, W, 1] and L at the working size
+      -> backbone: 313-bin distribution (or ab) at 1/4 of the working size
+      -> ColorDecoder: ab (annealed mean at the model's temperature)
+      -> ColorizerPostprocessor: ab at the photo's size + its own L -> uint8 RGB
+
+It saves and loads whole (`save("x.keras")` / `keras.models.load_model`,
+`save_to_preset` / `from_preset`), with the training prior and the
+provenance (`metadata`) inside it.
 """
 
+import json
 import os
 from collections.abc import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from keras_colorize.bins import NUM_BINS
 from keras_colorize.decoding import DEFAULT_TEMPERATURE
-from keras_colorize.images import UnreadableImageError, image_from_bytes, too_large_message
-from keras_colorize.inference import (
-    COLORIZE_MAX_PIXELS,
+from keras_colorize.images import MAX_PIXELS
+from keras_colorize.layers import (
     WORK_SIZE,
-    predict_ab,
-    predict_ab_small,
-    recombine,
-    to_photo_size,
-    to_work_size,
+    ColorDecoder,
+    ColorizerPostprocessor,
+    ColorizerPreprocessor,
+    check_photos,
+    check_temperature,
 )
-from keras_colorize.model import is_regression
-from keras_colorize.preprocessing import lightness_from_uint8
+from keras_colorize.model import Backbone
 
-_STRIP_PIXELS = 1 << 20
-
-
-def _check_temperature(temperature) -> None:
-    if not np.all(np.asarray(temperature, dtype=np.float64) > 0):
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+_STRIP_PIXELS = 1 << 20  # `colorize` finishes photos in bands of ~1 megapixel
 
 
-def _as_uint8_rgb(array: np.ndarray, name: str) -> np.ndarray:
-    """A photo array (gray, gray+alpha, RGB, RGBA; uint8 or float in [0, 1]) -> uint8 RGB."""
-    array = np.asarray(array)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4) or 0 in array.shape:
-        raise UnreadableImageError(f"{name}: expected an [H, W], [H, W, 1|2|3|4] photo, got {array.shape}")
-    if array.dtype == np.uint8:
-        pass
-    elif np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-            raise UnreadableImageError(f"{name}: float photos must hold finite values in [0, 1]")
-        array = np.round(array * 255.0).astype(np.uint8)
-    else:
-        raise UnreadableImageError(f"{name}: unsupported dtype {array.dtype} (use uint8 or float in [0, 1])")
-    if array.shape[-1] in (2, 4):  # drop alpha: only the lightness is used
-        array = array[..., :-1]
-    if array.shape[-1] == 1:
-        array = np.repeat(array, 3, axis=-1)
-    return array
+class _ClassProperty:
+    def __init__(self, fget):
+        self.fget = fget
+
+    def __get__(self, instance, owner):
+        return self.fget(owner)
 
 
-class Colorizer:
-    """Colorize photos with a trained model.
+def _presets(cls) -> dict[str, str]:
+    from keras_colorize.presets import bundled_presets
+
+    return bundled_presets()
+
+
+def _checked_prior(prior) -> np.ndarray:
+    prior = np.asarray(prior, np.float64)
+    if prior.shape != (NUM_BINS,) or not np.all(np.isfinite(prior)) or np.any(prior < 0):
+        raise ValueError(f"prior must be {NUM_BINS} non-negative numbers (a distribution over the bins)")
+    if not np.isclose(prior.sum(), 1.0, atol=1e-4):
+        raise ValueError(f"prior must sum to 1, got {prior.sum():.6f}")
+    return prior
+
+
+@keras.saving.register_keras_serializable(package="keras_colorize")
+class Colorizer(keras.Model):
+    """Colorize photos: uint8 [N, H, W, 3] (or gray [N, H, W, 1]) -> uint8 RGB [N, H, W, 3].
+
+    Photos of any size: L is taken at the photo's own size and kept exactly;
+    only ab is predicted, at the working size, then upsampled and recombined.
+    Float photos, L arrays, unbatched photos and RGBA are refused with a
+    `ValueError` that says what is expected.
 
     Args:
-        model: a `keras.Model`, a `.keras` file, a model directory holding
-            `model.keras`, or a SavedModel from `keras_colorize.export` (its
-            version directory, or the base directory: the highest version).
-        work_size: the square size the network sees. A SavedModel has its own,
-            fixed at export.
-        max_pixels: larger photos are refused with `UnreadableImageError`.
+        backbone: a `kc.Backbone` (any variant of `kc.build_model`, the 313-way
+            heads or `l2`).
+        temperature: the annealed mean's temperature (> 0); lower is more vivid.
+        work_size: the square size the backbone sees (the paper's 256; a model
+            trained on small crops sees objects at that scale).
+        decoding: "annealed_mean", "mean" or "mode".
+        prior: the training prior over the 313 bins (float [313], sums to 1) or
+            None; evaluation needs it for the class-rebalanced metrics.
+        metadata: JSON-serialisable provenance (variant, training data, steps,
+            metrics, ...), kept in the saved model and in a preset's
+            metadata.json.
 
-    `model.predict(L)` on the `.keras` model itself keeps working for L
-    batches; the Colorizer adds decoding, resizing and recombination.
+    Example:
+
+    >>> import numpy as np, keras_colorize as kc
+    >>> colorizer = kc.Colorizer(kc.build_model("4block", width=0.125), work_size=64)
+    >>> photos = np.zeros((2, 301, 199, 3), "uint8")
+    >>> colorizer.predict(photos, verbose=0).shape
+    (2, 301, 199, 3)
+    >>> colorizer.save("/tmp/colorizer.keras")
+    >>> import keras
+    >>> type(keras.models.load_model("/tmp/colorizer.keras")).__name__
+    'Colorizer'
     """
+
+    presets = _ClassProperty(_presets)
 
     def __init__(
         self,
-        model: str | os.PathLike | keras.Model,
+        backbone: Backbone,
+        temperature: float = DEFAULT_TEMPERATURE,
         work_size: int = WORK_SIZE,
-        max_pixels: int = COLORIZE_MAX_PIXELS,
+        decoding: str = "annealed_mean",
+        prior: np.ndarray | None = None,
+        metadata: dict | None = None,
+        **kwargs,
     ):
-        self.work_size = work_size
-        self.max_pixels = max_pixels
-        self.model = None
-        self.saved_model = None
-        if isinstance(model, keras.Model):
-            self.model = model
-            return
-        path = os.fspath(model)
-        if os.path.isdir(path):
-            path = _resolve_model_dir(path)
-        if os.path.isdir(path):
-            self.saved_model = tf.saved_model.load(path)
-            self._signatures = self.saved_model.signatures
-        elif os.path.isfile(path):
-            self.model = keras.models.load_model(path, compile=False)
-        else:
-            raise FileNotFoundError(f"No model at {path}")
+        if not isinstance(backbone, Backbone):
+            raise TypeError(f"backbone must be a kc.Backbone (from kc.build_model), got {type(backbone)}")
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.preprocessor = ColorizerPreprocessor(work_size, name="preprocessor")
+        self.decoder = ColorDecoder(decoding, temperature, backbone.regression, name="decoder")
+        self.postprocessor = ColorizerPostprocessor(name="postprocessor")
+        self._prior = None if prior is None else _checked_prior(prior)
+        self._metadata_json = json.dumps(metadata or {}, sort_keys=True)  # also proves it serialisable
+        self.built = True
+
+    # -- what it is ------------------------------------------------------------
+
+    @property
+    def temperature(self) -> float:
+        return self.decoder.temperature
+
+    @property
+    def decoding(self) -> str:
+        return self.decoder.decoding
+
+    @property
+    def work_size(self) -> int:
+        return self.preprocessor.work_size
 
     @property
     def regression(self) -> bool:
-        if self.model is not None:
-            return is_regression(self.model)
-        return "distribution" not in self._signatures
+        """True for the `l2` backbone (ab out) rather than a 313-bin distribution."""
+        return self.backbone.regression
 
-    def predict_ab(self, L, temperature=DEFAULT_TEMPERATURE) -> np.ndarray:
-        """L [N, H, W, 1] in 0..100 -> ab [N, H, W, 2] (annealed mean)."""
-        L = np.asarray(L, dtype=np.float32)
-        temperature = np.broadcast_to(np.asarray(temperature, np.float32), (L.shape[0],))
-        _check_temperature(temperature)
-        if self.model is None:
-            outputs = self._signatures["ab"](L=tf.constant(L), temperature=tf.constant(temperature))
-            return outputs["ab"].numpy()
-        return ops.convert_to_numpy(predict_ab(self.model, L, temperature, self.work_size))
+    @property
+    def prior(self) -> np.ndarray | None:
+        """The training prior (float64 [313]) or None."""
+        return None if self._prior is None else self._prior.copy()
 
-    def distribution(self, L) -> np.ndarray:
-        """L [N, H, W, 1] -> probabilities [N, work/4, work/4, 313].
+    @property
+    def metadata(self) -> dict:
+        """Provenance (a copy; change it with `with_metadata`)."""
+        return json.loads(self._metadata_json)
 
-        The photo is first resized to the working size (as for colorizing), so
-        for 256 x 256 inputs these are the model's outputs as trained.
-        """
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "temperature": self.temperature,
+            "work_size": self.work_size,
+            "decoding": self.decoding,
+            "prior": None if self._prior is None else self._prior.tolist(),
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Colorizer":
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
+
+    # -- the model -------------------------------------------------------------
+
+    def call(self, images, temperature=None):
+        """uint8 photos -> uint8 RGB; `temperature`: None (the model's), scalar or [N]."""
+        return self.postprocessor(*self._lightness_and_ab(images, temperature))
+
+    def _lightness_and_ab(self, images, temperature):
+        """(L at the photos' size, decoded ab at the backbone's resolution)."""
+        lightness, small = self.preprocessor(images)
+        return lightness, self.decoder(self.backbone(small, training=False), temperature)
+
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`; photos are checked first (its retraced graphs may not know their shape)."""
+        if hasattr(x, "dtype") and hasattr(x, "shape"):
+            check_photos(x)
+        return super().predict(x, *args, **kwargs)
+
+    def predict_ab(self, images, temperature=None):
+        """uint8 photos -> decoded ab float32 [N, H, W, 2] at the photos' size."""
+        lightness, ab = self._lightness_and_ab(images, temperature)
+        shape = ops.shape(lightness)
+        return self.postprocessor.upsample(ab, shape[1], shape[2])
+
+    def distribution(self, images):
+        """uint8 photos -> the backbone's probabilities [N, work/4, work/4, 313]."""
         if self.regression:
             raise ValueError("The l2 model predicts ab directly; it has no distribution over bins.")
-        L = np.asarray(L, dtype=np.float32)
-        if self.model is None:
-            return self._signatures["distribution"](L=tf.constant(L))["probs"].numpy()
-        return ops.convert_to_numpy(self.model(to_work_size(L, self.work_size), training=False))
+        _, small = self.preprocessor(images)
+        return self.backbone(small, training=False)
 
-    def load(self, image, name: str | None = None) -> np.ndarray:
-        """A path, encoded bytes or an array -> uint8 RGB [H, W, 3], or `UnreadableImageError`."""
-        if isinstance(image, (str, os.PathLike)):
-            name = name or os.fspath(image)
-            try:
-                with open(image, "rb") as file:
-                    image = file.read()
-            except OSError as error:
-                raise UnreadableImageError(f"{name}: cannot read ({error.strerror})") from None
-        if isinstance(image, (bytes, bytearray, memoryview)):
-            return image_from_bytes(bytes(image), name or "<bytes>", self.max_pixels)
-        rgb = _as_uint8_rgb(image, name or "<array>")
-        if rgb.shape[0] * rgb.shape[1] > self.max_pixels:
-            raise UnreadableImageError(
-                too_large_message(name or "<array>", rgb.shape[1], rgb.shape[0], self.max_pixels)
-            )
-        return rgb
+    # -- photos of any kind, from Python -----------------------------------------
 
-    def colorize(self, images, temperature: float = DEFAULT_TEMPERATURE, batch_size: int = 8):
-        """Colorize one photo or a list of them, at full resolution.
+    def colorize(
+        self, images, temperature: float | None = None, batch_size: int = 8, max_pixels: int = MAX_PIXELS
+    ):
+        """Colorize one photo or a list of them, each at its own size.
+
+        The same layers as `predict`, run eagerly: photos of different sizes
+        share a forward pass at the working size, and each is finished a band
+        of rows at a time (exact, and ~1 megapixel of float temporaries).
 
         Args:
-            images: a path, encoded bytes, an array ([H, W], [H, W, C]; uint8
-                or float in [0, 1]), a [N, H, W, C] array, or a list of these.
-            temperature: annealed-mean temperature (> 0); lower is more vivid.
-            batch_size: photos per forward pass (all are resized to the
-                working size, so photos of any size batch together).
+            images: a path, encoded bytes, a uint8 array ([H, W] gray,
+                [H, W, 1 | 2 | 3 | 4]; alpha is dropped), a uint8 [N, H, W, C]
+                batch, or a list of these.
+            temperature: None (the model's) or a temperature > 0.
+            batch_size: photos per forward pass.
+            max_pixels: larger photos are refused (`UnreadableImageError`).
 
         Returns:
             uint8 RGB [H, W, 3] per photo: an array for a single photo, a list
             for a list, [N, H, W, 3] for a 4-D array.
         """
-        _check_temperature(temperature)
+        temperature = self.temperature if temperature is None else temperature
+        check_temperature(temperature)
         if isinstance(images, np.ndarray) and images.ndim == 4:
-            return np.stack(self.colorize(list(images), temperature, batch_size))
+            return np.stack(self.colorize(list(images), temperature, batch_size, max_pixels))
         single = not isinstance(images, Sequence) or isinstance(images, (str, bytes, bytearray))
         items = [images] if single else list(images)
-        names = [
-            None if isinstance(item, (str, os.PathLike)) else f"image {i}" for i, item in enumerate(items)
-        ]
+        names = [None if isinstance(x, (str, os.PathLike)) else f"image {i}" for i, x in enumerate(items)]
         outputs = []
         for start in range(0, len(items), batch_size):  # decode one batch at a time
             batch = range(start, min(start + batch_size, len(items)))
-            outputs.extend(self._colorize_batch([self.load(items[i], names[i]) for i in batch], temperature))
+            rgbs = [load_photo(items[i], names[i], max_pixels) for i in batch]
+            outputs.extend(self._colorize_batch(rgbs, temperature))
         return outputs[0] if single else outputs
 
     def _colorize_batch(self, rgbs: list[np.ndarray], temperature: float) -> list[np.ndarray]:
-        lightnesses = [lightness_from_uint8(rgb[None]) for rgb in rgbs]
-        if self.model is None:  # through the SavedModel's `ab` signature, one photo at a time
-            return [_recombine_in_strips(L, self.predict_ab(L, temperature)) for L in lightnesses]
-        small = ops.concatenate([to_work_size(L, self.work_size) for L in lightnesses], axis=0)
+        small = ops.concatenate([self.preprocessor.work_lightness(rgb[None]) for rgb in rgbs], axis=0)
         temperatures = np.full((len(rgbs),), temperature, np.float32)
-        ab_small = predict_ab_small(self.model, small, temperatures)
-        # Full-size ab one photo at a time, so only one photo's float temporaries are held.
-        return [
-            _recombine_in_strips(L, to_photo_size(ab_small[i : i + 1], *rgb.shape[:2]))
-            for i, (L, rgb) in enumerate(zip(lightnesses, rgbs, strict=True))
+        ab = self.decoder(self.backbone(small, training=False), temperatures)
+        return [self._finish(rgb, ab[i : i + 1]) for i, rgb in enumerate(rgbs)]
+
+    def _finish(self, rgb: np.ndarray, ab) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        rows = max(1, _STRIP_PIXELS // width)
+        bands = [
+            self.postprocessor(
+                self.preprocessor.lightness(rgb[None, top : top + rows]), ab, height=height, top=top
+            )
+            for top in range(0, height, rows)
         ]
+        return np.concatenate([ops.convert_to_numpy(band)[0] for band in bands], axis=0)
+
+    # -- presets ---------------------------------------------------------------
+
+    @classmethod
+    def from_preset(cls, name_or_path: str | os.PathLike | None = None, **overrides) -> "Colorizer":
+        """A bundled preset's name, a preset folder or a `.keras` file -> Colorizer.
+
+        Args:
+            name_or_path: None for the default bundled preset
+                (`keras_colorize.presets.DEFAULT_PRESET`), a name of
+                `Colorizer.presets`, a folder written by `save_to_preset`, or a
+                `.keras` file. Nothing else is guessed.
+            **overrides: `temperature`, `work_size`, `decoding`, `prior` or
+                `metadata` to use instead of the saved ones.
+
+        Example:
+
+        >>> import keras_colorize as kc
+        >>> kc.Colorizer(kc.build_model("4block", width=0.125)).save_to_preset("/tmp/tiny_preset")
+        >>> kc.Colorizer.from_preset("/tmp/tiny_preset", temperature=0.2).temperature
+        0.2
+        """
+        from keras_colorize.presets import load_colorizer
+
+        return load_colorizer(name_or_path, **overrides)
+
+    def save_to_preset(self, folder: str | os.PathLike, weights_dtype: str = "float32") -> str:
+        """Write config.json, model.weights.h5 and metadata.json into `folder`; returns it.
+
+        Args:
+            folder: created if needed; the three files are each written to a
+                temporary name and renamed.
+            weights_dtype: "float32", or "float16" to halve the file (loaded
+                back into float32 variables).
+        """
+        from keras_colorize.presets import save_preset
+
+        return save_preset(self, folder, weights_dtype)
+
+    def with_settings(self, **overrides) -> "Colorizer":
+        """The same backbone (shared weights) with other `temperature`, `work_size`,
+        `decoding`, `prior` or `metadata`."""
+        config = self.get_config()
+        unknown = set(overrides) - {"temperature", "work_size", "decoding", "prior", "metadata"}
+        if unknown:
+            raise ValueError(f"Unknown Colorizer settings {sorted(unknown)}")
+        config.update(overrides, backbone=self.backbone)
+        return type(self)(**config)
 
 
-def _recombine_in_strips(L, ab) -> np.ndarray:
-    """`recombine` one photo a band of rows at a time (it is per pixel, so exact).
+def load_photo(image, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A path, encoded bytes or a uint8 array -> uint8 RGB [H, W, 3], else `UnreadableImageError`.
 
-    Bounds the float temporaries of Lab -> RGB to ~1 megapixel whatever the photo's size.
+    Arrays may be [H, W] (gray) or [H, W, 1 | 2 | 3 | 4] (alpha is dropped).
     """
-    width = L.shape[2]
-    rows = max(1, _STRIP_PIXELS // width)
-    bands = [recombine(L[:, top : top + rows], ab[:, top : top + rows]) for top in range(0, L.shape[1], rows)]
-    return np.concatenate([ops.convert_to_numpy(band)[0] for band in bands], axis=0)
+    from keras_colorize.images import UnreadableImageError, image_from_bytes, too_large_message
+
+    if isinstance(image, (str, os.PathLike)):
+        name = name or os.fspath(image)
+        try:
+            with open(image, "rb") as file:
+                image = file.read()
+        except OSError as error:
+            raise UnreadableImageError(f"{name}: cannot read ({error.strerror})") from None
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return image_from_bytes(bytes(image), name or "<bytes>", max_pixels)
+    name = name or "<array>"
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4) or 0 in array.shape:
+        raise UnreadableImageError(f"{name}: expected an [H, W], [H, W, 1|2|3|4] photo, got {array.shape}")
+    if array.dtype != np.uint8:
+        raise UnreadableImageError(
+            f"{name}: expected uint8 pixels 0..255, got {array.dtype} "
+            "(for float RGB in 0..1 pass np.round(x * 255).astype('uint8'))"
+        )
+    if array.shape[0] * array.shape[1] > max_pixels:
+        raise UnreadableImageError(too_large_message(name, array.shape[1], array.shape[0], max_pixels))
+    if array.shape[-1] in (2, 4):  # drop alpha: only the lightness is used
+        array = array[..., :-1]
+    return np.repeat(array, 3, axis=-1) if array.shape[-1] == 1 else array
 
 
-def _resolve_model_dir(path: str) -> str:
-    """A directory -> its model.keras, itself (a SavedModel) or its highest version."""
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return path
-    if os.path.isfile(os.path.join(path, "model.keras")):
-        return os.path.join(path, "model.keras")
-    versions = [int(v) for v in os.listdir(path) if v.isdigit() and os.path.isdir(os.path.join(path, v))]
-    if versions:
-        return os.path.join(path, str(max(versions)))
-    raise FileNotFoundError(f"{path}: no model.keras, saved_model.pb or numbered SavedModel versions in it")
+__all__ = ["Colorizer", "check_photos", "load_photo"]

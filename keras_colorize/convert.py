@@ -1,7 +1,10 @@
 """Convert the paper's released PyTorch weights into our Keras `full` model.
 
     python -m keras_colorize.convert --torch_checkpoint=colorization_release_v2-9b330a0b.pth \\
-        --output=published/model.keras [--logits_include_annealing]
+        --output=published/ [--logits_include_annealing] [--weights_dtype=float16]
+
+writes a preset folder (config.json, model.weights.h5, metadata.json) that
+`Colorizer.from_preset("published/")` and every command's --model take.
 
 The authors' PyTorch port (`colorizers.eccv16`) stores its network as the
 Sequential blocks model1..model8 plus `model_out`. Our `full` model has the
@@ -25,12 +28,13 @@ model's `probs` equal the port's softmax. By default it assumes the factor is
 NOT folded in, so annealed-mean decoding at T = 1 / 2.606 (our default 0.38
 is within 1%) reproduces the published Caffe model and T = 1 (the mean)
 reproduces the port's own output; with --logits_include_annealing it assumes
-it is, and T = 1 reproduces both. The assumption is printed and written to
-training.json as `assumed_temperature`.
+it is, and T = 1 reproduces both. The assumption is printed, is the preset's
+temperature, and is written to its metadata (`assumed_temperature`,
+`assumption`). The preset holds no prior (the authors' training prior is not
+part of the release): `evaluate --prior=` supplies one.
 """
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 
@@ -39,8 +43,10 @@ import numpy as np
 from absl import app, flags
 
 from keras_colorize.bins import NUM_BINS, bin_centers
-from keras_colorize.inference import WORK_SIZE
+from keras_colorize.colorizer import Colorizer
+from keras_colorize.layers import WORK_SIZE
 from keras_colorize.model import VARIANTS, build_model
+from keras_colorize.presets import WEIGHTS_DTYPES
 
 RELEASE_URL = "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth"
 CAFFE_ANNEALING_SCALE = 2.606  # conv8_313_rh of the published Caffe deploy net
@@ -188,21 +194,6 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: str, write) -> None:
-    """write(temp_path) then rename, so readers never see a partial file."""
-    directory, name = os.path.split(os.path.abspath(path))
-    # Same folder (so the rename is atomic), same extension (Keras checks it),
-    # created by `write` itself so it gets the usual permissions.
-    temp = os.path.join(directory, f".{name}.tmp-{os.getpid()}{os.path.splitext(name)[1]}")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
 def temperature_assumption(logits_include_annealing: bool) -> tuple[float, str]:
     """The decoding temperature that reproduces the published model, and why."""
     if logits_include_annealing:
@@ -218,19 +209,27 @@ def temperature_assumption(logits_include_annealing: bool) -> tuple[float, str]:
 
 
 def convert(
-    torch_checkpoint: str | os.PathLike, output: str | os.PathLike, logits_include_annealing: bool = False
+    torch_checkpoint: str | os.PathLike,
+    output: str | os.PathLike,
+    logits_include_annealing: bool = False,
+    weights_dtype: str = "float32",
 ) -> dict:
-    """Write output (.keras) and training.json beside it; returns that config.
+    """Write the converted Colorizer as a preset folder `output`; returns its metadata.
 
     Args:
         torch_checkpoint: the port's state_dict (.pth).
-        output: path of the .keras model to write.
+        output: the preset folder to write (created; must not hold a preset yet).
         logits_include_annealing: assume the release's model8.6 already applies
             the Caffe model's x2.606; sets the temperature the docs recommend.
+        weights_dtype: "float32" (exact) or "float16" (half the size).
     """
     torch_checkpoint, output = os.fspath(torch_checkpoint), os.fspath(output)
-    if not output.endswith(".keras"):
-        raise ValueError(f"--output must end with .keras, got {output!r}")
+    if output.endswith((".keras", ".h5")):
+        raise ValueError(f"--output is a preset folder, got the file name {output!r}")
+    if os.path.exists(os.path.join(output, "config.json")):
+        raise FileExistsError(f"{output} already holds a preset; choose another --output")
+    if weights_dtype not in WEIGHTS_DTYPES:
+        raise ValueError(f"weights_dtype must be one of {WEIGHTS_DTYPES}, got {weights_dtype!r}")
     state_dict = load_state_dict(torch_checkpoint)
     try:
         ab_scale = decoder_ab_scale(state_dict)
@@ -239,28 +238,24 @@ def convert(
     except CheckpointError as error:
         raise CheckpointError(f"{torch_checkpoint}: {error}") from error
     temperature, assumption = temperature_assumption(logits_include_annealing)
-    config = {
+    metadata = {
+        "description": "The paper's published full model (Zhang, Isola & Efros 2016), converted from "
+        "the authors' PyTorch release",
         "variant": "full",
         "width": 1.0,
         "loss": "rebalanced",
-        "image_size": WORK_SIZE,
+        "training_data": "ImageNet (the authors' training; their prior is not published)",
         "source": f"converted from {torch_checkpoint}",
+        "source_url": RELEASE_URL,
         "source_sha256": _sha256(torch_checkpoint),
         "model_out_ab_scale": ab_scale,
         "logits_include_annealing": logits_include_annealing,
         "assumed_temperature": temperature,
         "assumption": assumption,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    _write_atomically(output, model.save)
-    config_path = os.path.join(os.path.dirname(os.path.abspath(output)), "training.json")
-
-    def write_config(path: str) -> None:
-        with open(path, "w", encoding="utf-8") as file:
-            json.dump(config, file, indent=2)
-
-    _write_atomically(config_path, write_config)
-    return config
+    colorizer = Colorizer(model, temperature=temperature, work_size=WORK_SIZE, metadata=metadata)
+    colorizer.save_to_preset(output, weights_dtype)
+    return metadata
 
 
 FLAGS = flags.FLAGS
@@ -271,7 +266,8 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "torch_checkpoint", None, f"The port's state_dict (.pth), as published at {RELEASE_URL}."
     )
-    flags.DEFINE_string("output", None, "The .keras model to write; training.json is written beside it.")
+    flags.DEFINE_string("output", None, "The preset folder to write (config.json, model.weights.h5, ...).")
+    flags.DEFINE_enum("weights_dtype", "float32", list(WEIGHTS_DTYPES), "How the weights are stored.")
     flags.DEFINE_bool(
         "logits_include_annealing",
         False,
@@ -284,8 +280,12 @@ def define_flags() -> None:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    config = convert(FLAGS.torch_checkpoint, FLAGS.output, FLAGS.logits_include_annealing)
-    print(f"Wrote {FLAGS.output} from {FLAGS.torch_checkpoint} (sha256 {config['source_sha256']}).")
+    config = convert(
+        FLAGS.torch_checkpoint, FLAGS.output, FLAGS.logits_include_annealing, FLAGS.weights_dtype
+    )
+    print(
+        f"Wrote the preset {FLAGS.output} from {FLAGS.torch_checkpoint} (sha256 {config['source_sha256']})."
+    )
     scale = config["model_out_ab_scale"]
     print(
         f"model_out.weight = bin_centers() / {scale:g}: channel order matches pts_in_hull.npy (not loaded; "

@@ -11,6 +11,7 @@ from keras import ops
 from keras_colorize.bins import bin_centers
 
 DEFAULT_TEMPERATURE = 0.38
+DECODINGS = ("annealed_mean", "mean", "mode")
 _LOG_FLOOR = 1e-10
 
 

@@ -1,17 +1,19 @@
-"""Export a trained model as a SavedModel laid out for TensorFlow Serving.
+"""Export a Colorizer as a SavedModel laid out for TensorFlow Serving.
 
-    python -m keras_colorize.export --model=runs/full/model.keras \\
-        --export_dir=/models/colorizer [--version=N]
+    python -m keras_colorize.export --model=runs/full --export_dir=/models/colorizer [--version=N]
 
-writes /models/colorizer/<N>/ (N defaults to the next integer) with the
-signatures of `keras_colorize.serving_graph`: serving_default and colorize
-(encoded photos -> colorized PNGs), ab and distribution (L tensors). It is
+--model is a preset name, a preset folder or a .keras file. Writes
+/models/colorizer/<N>/ (N defaults to the next integer) with the signatures
+of `keras_colorize.serving_graph`: serving_default and colorize (encoded
+photos -> colorized PNGs), ab and distribution (uint8 pixel tensors). It is
 written to a hidden temporary directory beside the version and renamed into
 place, so TF Serving, which polls the base directory, never sees half a model.
-`prior.npy` and `training.json` found beside the `.keras` file are copied into
-the SavedModel's assets/ directory (unused by the graph, kept for provenance).
+The Colorizer's preset files (config.json, metadata.json; not the weights,
+which are the SavedModel's variables) go to the SavedModel's assets/ for
+provenance.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,10 +22,9 @@ import keras
 from absl import app, flags
 
 from keras_colorize.colorizer import Colorizer
-from keras_colorize.inference import COLORIZE_MAX_PIXELS, WORK_SIZE
+from keras_colorize.images import MAX_PIXELS
+from keras_colorize.presets import CONFIG_FILE, METADATA_FILE, preset_metadata
 from keras_colorize.serving_graph import signature_functions
-
-MODEL_ASSETS = ("prior.npy", "training.json")
 
 
 def next_version(export_dir: str) -> int:
@@ -35,14 +36,12 @@ def next_version(export_dir: str) -> int:
 
 
 def export_saved_model(
-    model: keras.Model,
-    export_dir: str,
-    version: int | None = None,
-    work_size: int = WORK_SIZE,
-    max_pixels: int = COLORIZE_MAX_PIXELS,
-    asset_files: tuple[str, ...] = (),
+    colorizer: Colorizer, export_dir: str, version: int | None = None, max_pixels: int = MAX_PIXELS
 ) -> str:
-    """Write `model` with its signatures to export_dir/<version>; returns that path."""
+    """Write `colorizer` with its signatures to export_dir/<version>; returns that path.
+
+    The working size and the default temperature are the Colorizer's own.
+    """
     os.makedirs(export_dir, exist_ok=True)
     version = next_version(export_dir) if version is None else version
     if version < 0:
@@ -51,14 +50,20 @@ def export_saved_model(
     if os.path.exists(target):
         raise FileExistsError(f"{target} already exists; choose another --version (never overwritten)")
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    for name, (fn, input_signature) in signature_functions(model, work_size, max_pixels).items():
+    archive.track(colorizer)
+    for name, (fn, input_signature) in signature_functions(colorizer, max_pixels).items():
         archive.add_endpoint(name, fn, input_signature)
     staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
         archive.write_out(staging, verbose=False)
-        for path in asset_files:
-            shutil.copy(path, os.path.join(staging, "assets", os.path.basename(path)))
+        assets = os.path.join(staging, "assets")
+        os.makedirs(assets, exist_ok=True)
+        for name, content in (
+            (CONFIG_FILE, keras.saving.serialize_keras_object(colorizer)),
+            (METADATA_FILE, preset_metadata(colorizer, "float32")),
+        ):
+            with open(os.path.join(assets, name), "w", encoding="utf-8") as file:
+                json.dump(content, file, indent=2, sort_keys=True)
         os.rename(staging, target)  # atomic; fails rather than replace a version written meanwhile
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -71,29 +76,19 @@ FLAGS = flags.FLAGS
 
 def define_flags() -> None:
     """CLI flags (defined on demand, so importing this module defines none)."""
-    flags.DEFINE_string("model", None, "A .keras model, or a model directory holding model.keras.")
+    flags.DEFINE_string("model", None, "A preset name, a preset folder or a .keras file.")
     flags.DEFINE_string("export_dir", None, "<base>/<model name>; the version directory is created in it.")
     flags.DEFINE_integer("version", None, "Version number (default: the next integer).", lower_bound=0)
-    flags.DEFINE_integer("work_size", WORK_SIZE, "Square size the network sees.", lower_bound=8)
-    flags.DEFINE_integer(
-        "max_pixels", COLORIZE_MAX_PIXELS, "Refuse larger photos (INVALID_ARGUMENT).", lower_bound=1
-    )
+    flags.DEFINE_integer("work_size", None, "Square size the network sees (default: the model's).")
+    flags.DEFINE_float("temperature", None, "serving_default's temperature (default: the model's).")
+    flags.DEFINE_integer("max_pixels", MAX_PIXELS, "Refuse larger photos (INVALID_ARGUMENT).", lower_bound=1)
 
 
 def main(argv):
     del argv
-    colorizer = Colorizer(FLAGS.model, FLAGS.work_size)
-    if colorizer.model is None:
-        raise app.UsageError(f"--model must be a .keras model, got the SavedModel {FLAGS.model}")
-    model_dir = os.path.dirname(FLAGS.model) if os.path.isfile(FLAGS.model) else FLAGS.model
-    assets = tuple(
-        os.path.join(model_dir, name)
-        for name in MODEL_ASSETS
-        if os.path.isfile(os.path.join(model_dir, name))
-    )
-    path = export_saved_model(
-        colorizer.model, FLAGS.export_dir, FLAGS.version, FLAGS.work_size, FLAGS.max_pixels, assets
-    )
+    overrides = {"work_size": FLAGS.work_size, "temperature": FLAGS.temperature}
+    colorizer = Colorizer.from_preset(FLAGS.model, **{k: v for k, v in overrides.items() if v is not None})
+    path = export_saved_model(colorizer, FLAGS.export_dir, FLAGS.version, FLAGS.max_pixels)
     names = ["serving_default", "colorize", "ab"] + ([] if colorizer.regression else ["distribution"])
     print(f"Exported {FLAGS.model} to {path} (signatures: {', '.join(names)})")
 

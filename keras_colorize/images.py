@@ -8,29 +8,35 @@ the Python path for files (adds TIFF, applies EXIF orientation) and raises
 
 import io
 import os
-import warnings
+import threading
 from collections.abc import Iterable
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-# Above this many pixels a photo is refused rather than risking memory (the
-# input pipeline's limit; colorizing has a lower one, inference.COLORIZE_MAX_PIXELS).
-MAX_PIXELS = 120_000_000
+# Photos above this many pixels are refused everywhere (training data, Python,
+# CLI, SavedModel), on the size their header declares, before any pixel is
+# decoded: bench/inference.py measured ~70 bytes per pixel in the exported
+# graph, so one photo at the limit needs ~3 GB on top of the loaded model.
+MAX_PIXELS = 50_000_000
+
+
+_PILLOW_LIMIT_LOCK = threading.Lock()
 
 
 class UnreadableImageError(ValueError):
     """A file or byte string that is not a decodable image."""
 
 
-def decode_image(data) -> tf.Tensor:
-    """Encoded bytes (scalar string tensor) -> uint8 [H, W, 3].
+def decode_image(data):
+    """Encoded bytes (scalar string tensor) -> uint8 [H, W, 3] tensor.
 
     Gray, gray+alpha, RGBA, palette and 16-bit images become 8-bit RGB; an
     animated GIF gives its first frame.
     """
+    import tensorflow as tf
+
     # JPEG with the accurate IDCT, as Pillow decodes it: TF's default (fast)
     # differs by up to 8 levels, and `load_image` and this must agree.
     image = tf.cond(
@@ -63,20 +69,24 @@ def too_large_message(name: str, width: int, height: int, max_pixels: int) -> st
 def image_from_bytes(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Encoded bytes -> uint8 [H, W, 3] via Pillow, with clear errors.
 
-    The size is checked on the header, before any pixel is decoded.
+    The size is checked on the header, before any pixel is decoded, with the
+    same message as the SavedModel's (Pillow's own decompression-bomb check is
+    off while opening: ours is the stricter one).
     """
     if not data:
         raise UnreadableImageError(f"{name}: empty file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
-            with Image.open(io.BytesIO(data)) as image:
-                if image.width * image.height > max_pixels:
-                    raise UnreadableImageError(too_large_message(name, image.width, image.height, max_pixels))
-                image.seek(0)
-                return _to_rgb(image)
-    except Image.DecompressionBombError as error:  # Pillow refuses to even open it
-        raise UnreadableImageError(f"{name}: too large ({error})") from None
+        with _PILLOW_LIMIT_LOCK:
+            limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                image = Image.open(io.BytesIO(data))
+            finally:
+                Image.MAX_IMAGE_PIXELS = limit
+        with image:
+            if image.width * image.height > max_pixels:
+                raise UnreadableImageError(too_large_message(name, image.width, image.height, max_pixels))
+            image.seek(0)
+            return _to_rgb(image)
     except UnidentifiedImageError:
         raise UnreadableImageError(f"{name}: not an image (unknown format)") from None
     except (OSError, SyntaxError, ValueError) as error:
@@ -93,6 +103,20 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     except OSError as error:
         raise UnreadableImageError(f"{path}: cannot read ({error.strerror})") from None
     return image_from_bytes(data, str(path))
+
+
+def readable_images(files: list[str], unreadable: list[str]):
+    """(index, path, uint8 RGB) of each readable file; the others' errors are logged and appended."""
+    from absl import logging
+
+    for index, path in enumerate(files):
+        try:
+            rgb = load_image(path)
+        except UnreadableImageError as error:
+            logging.warning("Skipping unreadable photo: %s", error)
+            unreadable.append(str(error))
+        else:
+            yield index, path, rgb
 
 
 def list_images(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:

@@ -76,40 +76,74 @@ def _conv_block(x, block: Block, width: float):
     return layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{block.name}_norm")(x)
 
 
-def build_model(variant: str = "full", width: float = 1.0, name: str | None = None) -> keras.Model:
-    """A Keras functional model for one of `VARIANTS`.
+@keras.saving.register_keras_serializable(package="keras_colorize")
+class Backbone(keras.Model):
+    """The network of one of `VARIANTS`: L [N, H, W, 1] (0..100) -> bins or ab at 1/4.
+
+    A functional model whose config is only its recipe (`variant`, `width`),
+    as keras-hub's backbones: `get_config` / `from_config` rebuild the same
+    layers, so a saved backbone needs no graph description. `kc.Colorizer`
+    wraps it with the pre- and post-processing that take and return photos.
 
     Args:
         variant: "full", "5block_dilated", "4block" or "l2".
         width: channel multiplier (1.0 is the paper's); small values make CPU
             studies feasible. The 313-way head is never scaled.
         name: model name, defaults to "colorizer_<variant>".
+
+    Example:
+
+    >>> import numpy as np, keras_colorize as kc
+    >>> backbone = kc.Backbone("4block", width=0.125)
+    >>> backbone.predict(np.full((1, 64, 64, 1), 50.0, "float32"), verbose=0).shape
+    (1, 16, 16, 313)
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"Unknown variant {variant!r}; choose one of {sorted(VARIANTS)}.")
-    if width <= 0:
-        raise ValueError(f"width must be positive, got {width}.")
-    lightness = keras.Input((None, None, 1), name="L")
-    # The published model's input normalisation: (L - 50) / 100.
-    x = layers.Rescaling(0.01, offset=-0.5, name="normalize_l")(lightness)
-    for block in VARIANTS[variant]:
-        x = _conv_block(x, block, width)
-    head = _scaled(HEAD_CHANNELS, width)
-    x = layers.Conv2DTranspose(head, 4, strides=2, padding="same", activation="relu", name="conv8_1")(x)
-    x = layers.Conv2D(head, 3, padding="same", activation="relu", name="conv8_2")(x)
-    x = layers.Conv2D(head, 3, padding="same", activation="relu", name="conv8_3")(x)
-    if variant == "l2":
-        ab = layers.Conv2D(2, 1, dtype="float32", name="ab_unscaled")(x)
-        outputs = layers.Rescaling(AB_SCALE, dtype="float32", name="ab")(ab)
-    else:
-        logits = layers.Conv2D(NUM_BINS, 1, dtype="float32", name="logits")(x)
-        outputs = layers.Softmax(dtype="float32", name="probs")(logits)
-    return keras.Model(lightness, outputs, name=name or f"colorizer_{variant}")
+
+    def __init__(self, variant: str = "full", width: float = 1.0, name: str | None = None, **kwargs):
+        if variant not in VARIANTS:
+            raise ValueError(f"Unknown variant {variant!r}; choose one of {sorted(VARIANTS)}.")
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}.")
+        lightness = keras.Input((None, None, 1), name="L")
+        # The published model's input normalisation: (L - 50) / 100.
+        x = layers.Rescaling(0.01, offset=-0.5, name="normalize_l")(lightness)
+        for block in VARIANTS[variant]:
+            x = _conv_block(x, block, width)
+        head = _scaled(HEAD_CHANNELS, width)
+        x = layers.Conv2DTranspose(head, 4, strides=2, padding="same", activation="relu", name="conv8_1")(x)
+        x = layers.Conv2D(head, 3, padding="same", activation="relu", name="conv8_2")(x)
+        x = layers.Conv2D(head, 3, padding="same", activation="relu", name="conv8_3")(x)
+        if variant == "l2":
+            ab = layers.Conv2D(2, 1, dtype="float32", name="ab_unscaled")(x)
+            outputs = layers.Rescaling(AB_SCALE, dtype="float32", name="ab")(ab)
+        else:
+            logits = layers.Conv2D(NUM_BINS, 1, dtype="float32", name="logits")(x)
+            outputs = layers.Softmax(dtype="float32", name="probs")(logits)
+        super().__init__(lightness, outputs, name=name or f"colorizer_{variant}", **kwargs)
+        self.variant = variant
+        self.width = float(width)
+
+    @property
+    def regression(self) -> bool:
+        """True for the `l2` head (ab out) rather than a 313-bin distribution."""
+        return self.variant == "l2"
+
+    def get_config(self) -> dict:
+        return {"variant": self.variant, "width": self.width, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Backbone":
+        return cls(**config)
+
+
+def build_model(variant: str = "full", width: float = 1.0, name: str | None = None) -> Backbone:
+    """The `Backbone` of one of `VARIANTS` (see there for the arguments)."""
+    return Backbone(variant, width, name=name)
 
 
 def is_regression(model: keras.Model) -> bool:
     """True for the `l2` head (ab out) rather than a 313-bin distribution."""
-    return model.output.shape[-1] == 2
+    return model.regression
 
 
 def logits_model(model: keras.Model) -> keras.Model:

@@ -197,7 +197,7 @@ def write_report(results: dict, evaluation, output: str, title: str, notes: str 
         f"**{results['num_unreadable']} unreadable** (skipped, listed in metrics.json"
         + ("" if not results["unreadable"] else ": " + "; ".join(results["unreadable"][:10]))
         + "). "
-        f"Annealed-mean temperature {settings['temperature']}. "
+        f"Annealed-mean temperature {settings['temperature'] or 'each model its own'}. "
         f"Classifier: {settings['classifier'] or 'none'}.",
         "",
         notes,

@@ -1,29 +1,18 @@
-"""The SavedModel's signature functions: encoded photos in, colorized PNGs out.
+"""The SavedModel's signature functions around a `kc.Colorizer`.
 
 Only core TensorFlow ops (no py_function), so TF Serving runs them as they
-are. Each photo is checked and decoded on its own (`tf.map_fn`: photos differ
-in size), all of them go through the network as one batch at the working size
-(`keras_colorize.inference`, the path Python uses), and each is recombined
+are. All the colorizing is the Colorizer's own layers (`keras_colorize.layers`,
+the path Python uses); this module adds only what a server needs around
+them: decoding the bytes (each photo on its own, `tf.map_fn`, since photos
+differ in size), checks with clear messages, and PNG encoding. The photos go
+through the backbone as one batch at the working size and each is finished
 with its own full-resolution lightness. Bad input fails the whole request with
 INVALID_ARGUMENT and a message that names the image index and the problem.
 """
 
-import keras
 import tensorflow as tf
 
-from keras_colorize.decoding import DEFAULT_TEMPERATURE
-from keras_colorize.images import decode_image
-from keras_colorize.inference import (
-    COLORIZE_MAX_PIXELS,
-    WORK_SIZE,
-    predict_ab,
-    predict_ab_small,
-    recombine,
-    to_photo_size,
-    to_work_size,
-)
-from keras_colorize.model import is_regression
-from keras_colorize.preprocessing import lightness_from_uint8 as lightness
+from keras_colorize.images import MAX_PIXELS, decode_image
 
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 _HEADER_BYTES = 32
@@ -105,10 +94,11 @@ def image_format(data):
     return tf.cast(tf.argmax(tf.cast(matches, tf.int32)), tf.int32)
 
 
-def checked_decode(data, index, max_pixels: int = COLORIZE_MAX_PIXELS):
+def checked_decode(data, index, max_pixels: int = MAX_PIXELS):
     """Validate one encoded photo (format, size from its header) and decode it.
 
-    The pixel limit is checked on the header, before any pixel is decoded.
+    The pixel limit is checked on the header, before any pixel is decoded,
+    with the message of `images.too_large_message`.
     """
     name = tf.strings.format("image_bytes[{}]", index)
     code = image_format(data)
@@ -148,34 +138,28 @@ def _check_batch(count, temperature):
     ]
 
 
-def colorize_bytes(
-    model: keras.Model,
-    image_bytes,
-    temperature,
-    work_size: int = WORK_SIZE,
-    max_pixels: int = COLORIZE_MAX_PIXELS,
-):
+def colorize_bytes(colorizer, image_bytes, temperature, max_pixels: int = MAX_PIXELS):
     """Encoded photos [N] + temperatures [N] -> colorized PNG bytes [N], each at its own size.
 
     Photos are decoded twice (for the batched forward pass, then for the
     full-resolution recombination) so only one full-size photo is held at a time.
     """
+    size = colorizer.work_size
     count = tf.size(image_bytes)
     with tf.control_dependencies(_check_batch(count, temperature)):
         indices = tf.range(count)
 
     def shrink(args):
         data, index = args
-        L = lightness(checked_decode(data, index, max_pixels)[None])
-        return to_work_size(L, work_size)[0]
+        return colorizer.preprocessor.work_lightness(checked_decode(data, index, max_pixels)[None])[0]
 
     small = tf.map_fn(
         shrink,
         (image_bytes, indices),
-        fn_output_signature=tf.TensorSpec([work_size, work_size, 1], tf.float32),
+        fn_output_signature=tf.TensorSpec([size, size, 1], tf.float32),
         parallel_iterations=1,
     )
-    ab_small = predict_ab_small(model, small, temperature)
+    ab_small = colorizer.decoder(colorizer.backbone(small, training=False), temperature)
 
     def finish(args):
         data, ab = args
@@ -183,10 +167,11 @@ def colorize_bytes(
         # start this unchecked decode early, and its error would mask the clear one.
         with tf.control_dependencies([ab]):
             data = tf.identity(data)
-        L = lightness(decode_image(data)[None])
-        ab = to_photo_size(ab[None], tf.shape(L)[1], tf.shape(L)[2])
+        rgb = decode_image(data)[None]
         # Level 1: 10x faster than zlib's default for ~15% larger files.
-        return tf.io.encode_png(recombine(L, ab)[0], compression=1)
+        return tf.io.encode_png(
+            colorizer.postprocessor(colorizer.preprocessor.lightness(rgb), ab[None])[0], 1
+        )
 
     return tf.map_fn(
         finish,
@@ -196,47 +181,50 @@ def colorize_bytes(
     )
 
 
-def signature_functions(
-    model: keras.Model, work_size: int = WORK_SIZE, max_pixels: int = COLORIZE_MAX_PIXELS
-):
+def signature_functions(colorizer, max_pixels: int = MAX_PIXELS):
     """{name: (fn, input_signature)} for ExportArchive.add_endpoint."""
     image_spec = tf.TensorSpec([None], tf.string, name="image_bytes")
     temperature_spec = tf.TensorSpec([None], tf.float32, name="temperature")
-    lightness_spec = tf.TensorSpec([None, None, None, 1], tf.float32, name="L")
+    pixels_spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="images")
 
     def serving_default(image_bytes):
-        temperature = tf.fill(tf.shape(image_bytes), tf.constant(DEFAULT_TEMPERATURE, tf.float32))
-        return {"colorized_png_bytes": colorize_bytes(model, image_bytes, temperature, work_size, max_pixels)}
+        temperature = tf.fill(tf.shape(image_bytes), tf.constant(colorizer.temperature, tf.float32))
+        return {"colorized_png_bytes": colorize_bytes(colorizer, image_bytes, temperature, max_pixels)}
 
     def colorize(image_bytes, temperature):
-        return {"colorized_png_bytes": colorize_bytes(model, image_bytes, temperature, work_size, max_pixels)}
+        return {"colorized_png_bytes": colorize_bytes(colorizer, image_bytes, temperature, max_pixels)}
 
-    def _check_lightness(L):
-        shape = tf.shape(L)
-        return [
+    def _checked_pixels(images):
+        shape = tf.shape(images)
+        checks = [
             tf.debugging.assert_positive(shape[0], message="Empty batch: send at least one image"),
+            tf.debugging.Assert(
+                (shape[3] == 1) | (shape[3] == 3),
+                ["images must be uint8 [N, H, W, 3] (RGB) or [N, H, W, 1] (gray); got", shape],
+            ),
             tf.debugging.assert_less_equal(
                 tf.cast(shape[1], tf.int64) * tf.cast(shape[2], tf.int64),
                 tf.constant(max_pixels, tf.int64),
-                message=f"L is too large: the limit is {max_pixels / 1e6:g} megapixels per image",
+                message=f"images are too large: the limit is {max_pixels / 1e6:g} megapixels per image",
             ),
         ]
+        with tf.control_dependencies(checks):
+            return tf.identity(images)
 
-    def ab(L, temperature):
-        with tf.control_dependencies(_check_lightness(L) + _check_batch(tf.shape(L)[0], temperature)):
-            L = tf.identity(L)
-        return {"ab": predict_ab(model, L, temperature, work_size)}
+    def ab(images, temperature):
+        images = _checked_pixels(images)
+        with tf.control_dependencies(_check_batch(tf.shape(images)[0], temperature)):
+            temperature = tf.identity(temperature)
+        return {"ab": colorizer.predict_ab(images, temperature)}
 
-    def distribution(L):
-        with tf.control_dependencies(_check_lightness(L)):
-            L = tf.identity(L)
-        return {"probs": model(to_work_size(L, work_size), training=False)}
+    def distribution(images):
+        return {"probs": colorizer.distribution(_checked_pixels(images))}
 
     functions = {
         "serving_default": (serving_default, [image_spec]),
         "colorize": (colorize, [image_spec, temperature_spec]),
-        "ab": (ab, [lightness_spec, temperature_spec]),
+        "ab": (ab, [pixels_spec, temperature_spec]),
     }
-    if not is_regression(model):
-        functions["distribution"] = (distribution, [lightness_spec])
+    if not colorizer.regression:
+        functions["distribution"] = (distribution, [pixels_spec])
     return functions

@@ -21,8 +21,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from keras_colorize import train
-from keras_colorize.decoding import DEFAULT_TEMPERATURE
-from keras_colorize.evaluate import evaluate, find_labels, load_classifier, load_entry
+from keras_colorize.evaluation import evaluate, find_labels, load_classifier, load_entry
 
 # name -> (network variant, loss)
 MODELS = {
@@ -46,7 +45,7 @@ def define_flags() -> None:
     flags.DEFINE_string("classifier", "resnet50", "'resnet50', a .tflite or a .keras ImageNet classifier.")
     flags.DEFINE_string("classifier_labels", None, "Class names for the classifier (optional).")
     flags.DEFINE_list("models", list(MODELS), f"Models to train and compare, among {', '.join(MODELS)}.")
-    flags.DEFINE_float("temperature", DEFAULT_TEMPERATURE, "Annealed-mean temperature.")
+    flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: each model's).")
     flags.DEFINE_integer("max_test_images", None, "Evaluate on the first N test photos only.")
     flags.DEFINE_string("report_dir", None, "Where the report goes (default <study_dir>/report).")
 
@@ -110,7 +109,7 @@ def run_study(
     classifier: str | None = "resnet50",
     classifier_labels: str | None = None,
     names: list[str] | None = None,
-    temperature: float = DEFAULT_TEMPERATURE,
+    temperature: float | None = None,
     max_test_images: int | None = None,
     report_dir: str | None = None,
 ) -> dict:
@@ -121,7 +120,7 @@ def run_study(
         raise ValueError(f"Unknown models {unknown}; choose among {list(MODELS)}.")
     summaries = train_models(config, study_dir, names)
     report_dir = report_dir or os.path.join(study_dir, "report")
-    entries = [load_entry(os.path.join(study_dir, n, "model.keras"), name=n) for n in names]
+    entries = [load_entry(os.path.join(study_dir, n), name=n) for n in names]  # train wrote presets there
     prior = np.load(shared_prior(config, study_dir))
     extra = {n: training_columns(summaries[n]) for n in names}
     semantic_data = semantic_data or test_data

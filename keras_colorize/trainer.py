@@ -27,14 +27,15 @@ import numpy as np
 import tensorflow as tf
 
 from keras_colorize.checkpointing import CheckpointManager, atomic_write, atomic_write_json
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.data import make_dataset
 from keras_colorize.distribute import WriteDir, is_chief, make_strategy, worker_info
-from keras_colorize.inference import colorize_uint8, recombine
+from keras_colorize.layers import ColorizerPostprocessor
 from keras_colorize.losses import make_loss
 from keras_colorize.model import build_model, logits_model
 from keras_colorize.optimizer import current_learning_rate, is_decayed, make_optimizer, weight_decay_loss
 from keras_colorize.precision import PRECISIONS, resolve_precision
-from keras_colorize.preprocessing import lightness_from_uint8, training_pair
+from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights
 
 LOG_FILE = "train_log.jsonl"  # one line per step: {"step", "epoch", "loss"}; a resumed run appends
@@ -459,11 +460,18 @@ class Trainer:
         return total / count if count else math.nan
 
     def _preview(self) -> np.ndarray:
-        """[gray input | colorized | original] for each preview photo."""
+        """[gray input | colorized | original] for each preview photo, through the Colorizer's layers."""
         rgb = self.val_batch
-        colorized = colorize_uint8(self.inference_model, rgb, work_size=self.config.image_size)
-        gray = recombine(lightness_from_uint8(rgb), np.zeros((*rgb.shape[:-1], 2), np.float32))
-        return np.concatenate([np.asarray(gray), np.asarray(colorized), rgb], axis=2)
+        colorizer = self._colorizer()
+        colorized = np.asarray(colorizer(rgb))
+        gray = ColorizerPostprocessor.recombine(
+            colorizer.preprocessor.lightness(rgb), np.zeros((*rgb.shape[:-1], 2), np.float32)
+        )
+        return np.concatenate([np.asarray(gray), colorized, rgb], axis=2)
+
+    def _colorizer(self, **settings) -> Colorizer:
+        """The float32 twin as a Colorizer that sees photos at the training crop size."""
+        return Colorizer(self.inference_model, work_size=self.config.image_size, **settings)
 
     def _save(self, position: _Position, seen: list) -> None:
         """Checkpoint (every worker writes; only the chief's copy is kept)."""
@@ -482,12 +490,12 @@ class Trainer:
     # -- results ------------------------------------------------------------
 
     def _finish(self, position: _Position) -> dict:
+        """Write the trained Colorizer as a preset into model_dir (with training.json, the run's record)."""
         c = self.config
-        model_path = os.path.join(c.model_dir, "model.keras")
         self.inference_model.set_weights(self.model.get_weights())
         position.wall_time_s = self.wall_offset + time.time() - self.started
         results = {
-            "model_path": model_path,
+            "model_path": c.model_dir,  # a preset folder: Colorizer.from_preset(model_path)
             "model_dir": c.model_dir,
             "steps": position.step,
             "epochs": position.epochs_done,
@@ -496,7 +504,6 @@ class Trainer:
             "val_loss": position.val_loss,
         }
         if self.chief:
-            atomic_write(model_path, self.inference_model.save)
             summary = {
                 "variant": c.variant,
                 "loss": c.loss,
@@ -506,8 +513,21 @@ class Trainer:
                 **results,
                 "config": dataclasses.asdict(c),
             }
+            metadata = {
+                "description": f"{c.variant} colorizer (width {c.width:g}, {c.loss} loss), trained "
+                f"{position.step} steps on {', '.join(c.train_data)}",
+                **{k: v for k, v in summary.items() if k not in ("model_path", "model_dir", "config")},
+                "train_data": list(c.train_data),
+                "val_data": list(c.val_data),
+                "batch_size": c.batch_size,
+                "learning_rate": c.learning_rate,
+                "seed": c.seed,
+            }
+            prior = np.load(os.path.join(c.model_dir, "prior.npy"))  # written by _prior() at the start
+            self._colorizer(prior=prior, metadata=metadata).save_to_preset(c.model_dir)
             atomic_write_json(os.path.join(c.model_dir, "training.json"), summary)
-            self._say(f"Saved {model_path} after {position.step} steps ({position.wall_time_s:.0f} s).")
+            took = f"{position.step} steps ({position.wall_time_s:.0f} s)"
+            self._say(f"Saved the preset {c.model_dir} after {took}.")
         self.train_writer.flush()
         self.val_writer.flush()
         return results

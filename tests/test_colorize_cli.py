@@ -5,25 +5,22 @@ import shutil
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 from absl import flags
 from fixtures.bad_inputs import generate
+from fixtures.tiny import tiny_colorizer
 from PIL import Image
 
-import keras_colorize
-from keras_colorize import colorize
+from keras_colorize import colorize, presets
 from keras_colorize.colorizer import Colorizer
 from keras_colorize.photo_files import plan_outputs
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    keras.utils.set_random_seed(2)
-    path = tmp_path_factory.mktemp("model") / "model.keras"
-    keras_colorize.build_model("4block", width=0.125).save(path)
-    return str(path)
+    """A preset folder."""
+    return str(tiny_colorizer("4block", seed=2).save_to_preset(tmp_path_factory.mktemp("model") / "preset"))
 
 
 def _run_in_process(*args: str) -> int:
@@ -110,7 +107,7 @@ def test_cli_end_to_end_matches_the_python_api(model_path, photo_paths, tmp_path
     assert "trip/day2/" + photo_paths[1].stem + ".png" in written and extra.stem + ".png" in written
     assert len(written) == good and all(name.endswith(".png") for name in written)
     # Same photo, same temperature: the CLI writes exactly what the Python API returns.
-    colorizer = Colorizer(model_path)
+    colorizer = Colorizer.from_preset(model_path)
     checks = [
         (photos / "trip" / photo_paths[0].name, "trip/" + photo_paths[0].stem + ".png"),
         (photos / "odd" / "rgba.png", "odd/rgba.png"),
@@ -119,3 +116,22 @@ def test_cli_end_to_end_matches_the_python_api(model_path, photo_paths, tmp_path
     for source, target in checks:
         expected = colorizer.colorize(str(source), temperature=0.3)
         np.testing.assert_array_equal(np.asarray(Image.open(output / target)), expected)
+
+
+def test_model_is_a_preset_name_folder_or_keras_file(model_path, photo_paths, tmp_path, capsys, monkeypatch):
+    one = f"--input={photo_paths[0]}"
+    monkeypatch.setattr(presets, "DEFAULT_PRESET", None)
+    assert _run_in_process(one, f"--output={tmp_path / 'a'}") == 2  # no --model: the default preset
+    assert "Error: --model: No default preset" in capsys.readouterr().err
+    assert _run_in_process(f"--model={tmp_path}", one, f"--output={tmp_path / 'b'}") == 2
+    assert "a folder but not a preset" in capsys.readouterr().err
+    keras_file = tmp_path / "model.keras"
+    Colorizer.from_preset(model_path).save(keras_file)
+    assert _run_in_process(f"--model={keras_file}", one, f"--output={tmp_path / 'c'}") == 0
+    monkeypatch.setattr(presets, "PRESETS_DIR", os.path.dirname(model_path))
+    monkeypatch.setattr(presets, "DEFAULT_PRESET", os.path.basename(model_path))
+    assert _run_in_process(one, f"--output={tmp_path / 'd'}") == 0
+    name = photo_paths[0].stem + ".png"
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "c" / name)), np.asarray(Image.open(tmp_path / "d" / name))
+    )

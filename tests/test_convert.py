@@ -25,6 +25,7 @@ from torch import nn
 
 from keras_colorize import convert
 from keras_colorize.bins import NUM_BINS, bin_centers
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.colorspace import rgb_uint8_to_lab
 from keras_colorize.decoding import DEFAULT_TEMPERATURE, mean
 from keras_colorize.model import build_model
@@ -245,8 +246,8 @@ def test_model_out_is_the_bin_table_over_110(state_dict):
         convert.decoder_ab_scale(permuted)
 
 
-def test_cli_writes_a_model_that_reloads(checkpoint, keras_model, lightness, tmp_path):
-    output = tmp_path / "published" / "model.keras"
+def test_cli_writes_a_preset_that_reloads(checkpoint, keras_model, lightness, tmp_path):
+    output = tmp_path / "published"
     result = subprocess.run(
         [
             sys.executable,
@@ -262,17 +263,21 @@ def test_cli_writes_a_model_that_reloads(checkpoint, keras_model, lightness, tmp
     assert result.returncode == 0, result.stderr
     assert "Assumed: model8.6 holds the raw logits" in result.stdout
     assert "model_out.weight = bin_centers() / 110" in result.stdout
-    assert sorted(p.name for p in output.parent.iterdir()) == ["model.keras", "training.json"]
-    config = json.loads((output.parent / "training.json").read_text())
+    assert sorted(p.name for p in output.iterdir()) == ["config.json", "metadata.json", "model.weights.h5"]
+    config = json.loads((output / "metadata.json").read_text())
     assert config["variant"] == "full" and config["width"] == 1.0 and config["loss"] == "rebalanced"
     assert config["source"] == f"converted from {checkpoint}"
     assert config["assumed_temperature"] == pytest.approx(1 / 2.606)
     assert config["model_out_ab_scale"] == 110.0
     assert config["assumption"] in result.stdout
-    reloaded = keras.models.load_model(output, compile=False)
+    reloaded = Colorizer.from_preset(output)
+    assert reloaded.temperature == pytest.approx(1 / 2.606) and reloaded.prior is None  # no published prior
+    assert reloaded.work_size == 256 and reloaded.metadata["source_sha256"] == config["source_sha256"]
     for L in lightness[1:]:
         np.testing.assert_allclose(
-            np.asarray(reloaded(L, training=False)), np.asarray(keras_model(L, training=False)), atol=1e-7
+            np.asarray(reloaded.backbone(L, training=False)),
+            np.asarray(keras_model(L, training=False)),
+            atol=1e-7,
         )
 
 
@@ -341,7 +346,7 @@ def test_convert_names_the_checkpoint_in_its_errors(reference, tmp_path):
     broken = {k: v for k, v in reference.state_dict().items() if k != "model8.6.bias"}
     torch.save(broken, tmp_path / "broken.pth")
     with pytest.raises(convert.CheckpointError, match=r"broken\.pth: missing key\(s\) \['model8.6.bias'\]"):
-        convert.convert(tmp_path / "broken.pth", tmp_path / "out" / "model.keras")
+        convert.convert(tmp_path / "broken.pth", tmp_path / "out")
     assert not (tmp_path / "out").exists()
-    with pytest.raises(ValueError, match=r"must end with \.keras"):
-        convert.convert(tmp_path / "broken.pth", tmp_path / "model.h5")
+    with pytest.raises(ValueError, match=r"--output is a preset folder, got the file name"):
+        convert.convert(tmp_path / "broken.pth", tmp_path / "model.keras")

@@ -6,15 +6,15 @@ import shutil
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
+from fixtures.tiny import tiny_colorizer
 from PIL import Image
 
 from keras_colorize.colorize_legacy import colorize_folder
-from keras_colorize.evaluate import Evaluation, evaluate, load_entry
+from keras_colorize.evaluation import Evaluation, evaluate, load_entry
+from keras_colorize.layers import resize_uint8
 from keras_colorize.losses import RebalancedCrossEntropy
-from keras_colorize.model import build_model
 from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights, smooth_prior
 
@@ -23,22 +23,16 @@ TFLITE = FIXTURES / "classifier" / "mobilenet_v2_1.0_224_quant.tflite"
 WORK = 32
 
 
-def _save_model(folder: pathlib.Path, variant: str, loss: str) -> pathlib.Path:
-    folder.mkdir(parents=True)
-    build_model(variant, width=0.125).save(folder / "model.keras")
-    counts = np.random.default_rng(0).random(313) ** 4 + 1e-3
-    np.save(folder / "prior.npy", smooth_prior(counts))
-    (folder / "training.json").write_text(json.dumps({"variant": variant, "loss": loss, "image_size": WORK}))
-    return folder / "model.keras"
+PRIOR = smooth_prior(np.random.default_rng(0).random(313) ** 4 + 1e-3)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
+    """A preset folder (full) and a .keras file (l2): the prior and the loss travel inside them."""
     root = tmp_path_factory.mktemp("models")
-    return {
-        "full": _save_model(root / "full", "full", "rebalanced"),
-        "l2": _save_model(root / "l2", "l2", "l2"),
-    }
+    tiny_colorizer("full", work_size=WORK, prior=PRIOR).save_to_preset(root / "full")
+    tiny_colorizer("l2", work_size=WORK, prior=PRIOR).save(root / "l2.keras")
+    return {"full": root / "full", "l2": root / "l2.keras"}
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +84,8 @@ def test_cli_writes_report(models, data_dir, tmp_path):
 def test_rows_and_own_loss(models, data_dir, photos):
     full, l2 = load_entry(str(models["full"])), load_entry(str(models["l2"]))
     assert full.colorizer.work_size == WORK and full.loss_kind == "rebalanced" and l2.loss_kind == "l2"
+    assert (full.name, l2.name) == ("full", "l2")
+    np.testing.assert_array_equal(full.prior, PRIOR)
     files = sorted(str(p) for p in (FIXTURES / "photos").iterdir())[:3]
     evaluation = Evaluation([full, l2], files, full.prior)
     assert all(evaluation.sources[i] != i for i in range(3))
@@ -100,19 +96,27 @@ def test_rows_and_own_loss(models, data_dir, photos):
         assert out.shape == rgb.shape and out.dtype == np.uint8, name
     assert not np.array_equal(outputs["Random"], outputs["Gray"])
     record, curves = evaluation.photo(0, rgb)
-    # The own loss is the training objective on the photo at the working size.
-    L, ab = training_pair(np.asarray(Image.fromarray(rgb).resize((WORK, WORK), Image.BILINEAR))[None])
+    # The own loss is the training objective on the photo at the working size, resized as training does.
+    L, ab = training_pair(resize_uint8(rgb[None], WORK, WORK))
     expected = RebalancedCrossEntropy(rebalancing_weights(full.prior), from_logits=False)(
-        ab, full.colorizer.model(L)
+        ab, full.colorizer.backbone(L)
     )
-    assert record["rows"]["full"]["loss"] == pytest.approx(float(expected[0]), rel=0.05)
+    assert record["rows"]["full"]["loss"] == pytest.approx(float(expected[0]), rel=1e-5)
     assert record["rows"]["l2"]["loss"] > 0
     assert curves["Ground truth"][0][0] == 1.0
 
 
 def test_errors(models, tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.keras: no such preset, preset folder or \.keras"):
         load_entry(str(tmp_path / "nothing.keras"))
+    no_prior = tiny_colorizer("full", prior=None)
+    no_prior.save(tmp_path / "no_prior.keras")
+    entry = load_entry(str(tmp_path / "no_prior.keras"))  # a converted model has no prior
+    assert entry.prior is None and entry.loss is None
+    with pytest.raises(ValueError, match="the model holds none; pass --prior"):
+        Evaluation([entry], [], None)
+    np.save(tmp_path / "prior.npy", PRIOR)
+    assert load_entry(str(tmp_path / "no_prior.keras"), prior_path=str(tmp_path / "prior.npy")).loss
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="No photos"):
         evaluate(
@@ -133,23 +137,3 @@ def test_colorize_legacy(models, data_dir, tmp_path):
     assert "![gallery_002.png](gallery_002.png)" in index and "broken.jpg" in index
     with Image.open(tmp_path / "gallery_001.png") as image:
         assert image.width > 2 * 200
-
-
-def test_savedmodel_scores_like_its_keras_model(models, tmp_path, photos):
-    from keras_colorize.export import export_saved_model
-
-    folder = models["full"].parent
-    model = keras.saving.load_model(models["full"])
-    assets = (str(folder / "prior.npy"), str(folder / "training.json"))
-    export_saved_model(model, str(tmp_path / "served"), work_size=WORK, asset_files=assets)
-    served, keras_entry = load_entry(str(tmp_path / "served")), load_entry(str(models["full"]))
-    # training.json and prior.npy come from the SavedModel's assets/, the size from its graph.
-    assert served.colorizer.work_size == WORK and served.loss_kind == "rebalanced"
-    files = [str(FIXTURES / "photos" / "photo_00_n01440764.jpg")]
-    rows = [
-        Evaluation([e], files, keras_entry.prior).photo(0, photos[0])[0]["rows"]
-        for e in (served, keras_entry)
-    ]
-    name_s, name_k = served.name, keras_entry.name
-    assert rows[0][name_s]["auc"] == pytest.approx(rows[1][name_k]["auc"], abs=0.05)
-    assert rows[0][name_s]["loss"] == pytest.approx(rows[1][name_k]["loss"], rel=1e-3)

@@ -9,17 +9,15 @@ import sys
 import textwrap
 import zlib
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from fixtures.bad_inputs import generate
+from fixtures.tiny import tiny_colorizer
 from PIL import Image
 
-import keras_colorize
 from keras_colorize.colorizer import Colorizer
 from keras_colorize.export import export_saved_model, next_version
-from keras_colorize.preprocessing import lightness_from_uint8 as lightness
 from keras_colorize.serving_graph import FORMATS, header_size, image_format
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -28,28 +26,22 @@ SIGNATURES = ("serving_default", "colorize", "ab", "distribution")
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A tiny random model exported through the CLI, with prior.npy / training.json beside it."""
-    keras.utils.set_random_seed(3)
+    """A tiny random preset (working size 256) exported through the CLI."""
     root = tmp_path_factory.mktemp("export")
-    model_dir = root / "run"
-    model_dir.mkdir()
-    keras_colorize.build_model("full", width=0.125).save(model_dir / "model.keras")
-    np.save(model_dir / "prior.npy", np.full(313, 1 / 313))
-    (model_dir / "training.json").write_text(json.dumps({"variant": "full", "width": 0.125}))
+    preset = tiny_colorizer("full", seed=3, work_size=256).save_to_preset(root / "preset")
     base = root / "models" / "colorizer"
     result = subprocess.run(
-        [sys.executable, "-m", "keras_colorize.export", f"--model={model_dir / 'model.keras'}",
-         f"--export_dir={base}"],
+        [sys.executable, "-m", "keras_colorize.export", f"--model={preset}", f"--export_dir={base}"],
         capture_output=True, text=True, timeout=300, env=ENV,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"to {base / '1'}" in result.stdout
-    return {"keras": str(model_dir / "model.keras"), "base": base, "version": base / "1"}
+    return {"preset": str(preset), "base": base, "version": base / "1"}
 
 
 @pytest.fixture(scope="module")
 def reference(exported):
-    return Colorizer(exported["keras"])
+    return Colorizer.from_preset(exported["preset"])
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +58,11 @@ def test_layout_is_versioned_atomic_and_never_overwrites(exported, reference):
     assert sorted(os.listdir(base)) == ["1"]  # no temporary directory left behind
     version = exported["version"]
     assert (version / "saved_model.pb").is_file() and (version / "variables").is_dir()
-    assert sorted(os.listdir(version / "assets")) == ["prior.npy", "training.json"]
+    assert sorted(os.listdir(version / "assets")) == ["config.json", "metadata.json"]  # provenance
+    assert json.loads((version / "assets" / "metadata.json").read_text())["variant"] == "full"
     assert next_version(str(base)) == 2
     with pytest.raises(FileExistsError, match="already exists"):
-        export_saved_model(reference.model, str(base), version=1)
+        export_saved_model(reference, str(base), version=1)
     assert sorted(os.listdir(base)) == ["1"]
 
 
@@ -82,7 +75,7 @@ def test_saved_model_cli_lists_every_signature(exported):
     assert result.returncode == 0, result.stderr[-2000:]
     for name in SIGNATURES:
         assert f"signature_def['{name}']:" in result.stdout
-    for tensor in ("image_bytes", "temperature", "colorized_png_bytes", "['L']", "['ab']", "['probs']"):
+    for tensor in ("image_bytes", "temperature", "colorized_png_bytes", "['images']", "['ab']", "['probs']"):
         assert tensor in result.stdout
     assert "(-1, 64, 64, 313)" in result.stdout  # distribution at 1/4 of the 256 working size
 
@@ -110,8 +103,8 @@ def test_tf1_session_loader_without_our_code(exported, reference, photo_paths, t
     small = Image.open(photo_paths[1]).resize((150, 97))
     small.save(tmp_path / "small.png")
     images = [photo_paths[0].read_bytes(), (tmp_path / "small.png").read_bytes()]
-    L = np.asarray(lightness(np.asarray(small)[None]))
-    np.savez(tmp_path / "inputs.npz", images=np.array(images, dtype=object), L=L)
+    pixels = np.asarray(small)[None]
+    np.savez(tmp_path / "inputs.npz", images=np.array(images, dtype=object), pixels=pixels)
     script = textwrap.dedent(f"""
         import sys
         sys.modules["keras"] = sys.modules["keras_colorize"] = None  # importing either now fails
@@ -121,8 +114,8 @@ def test_tf1_session_loader_without_our_code(exported, reference, photo_paths, t
         feeds = {{
             "serving_default": {{"image_bytes": inputs["images"]}},
             "colorize": {{"image_bytes": inputs["images"], "temperature": np.float32([0.3, 0.5])}},
-            "ab": {{"L": inputs["L"], "temperature": np.float32([0.3])}},
-            "distribution": {{"L": inputs["L"]}},
+            "ab": {{"images": inputs["pixels"], "temperature": np.float32([0.3])}},
+            "distribution": {{"images": inputs["pixels"]}},
         }}
         results = {{}}
         with tf.compat.v1.Session(graph=tf.Graph()) as session:
@@ -146,18 +139,8 @@ def test_tf1_session_loader_without_our_code(exported, reference, photo_paths, t
     for i, temperature in enumerate((0.3, 0.5)):
         expected = reference.colorize(images[i], temperature=temperature)
         np.testing.assert_array_equal(_png(out["colorize/colorized_png_bytes"][i]), expected)
-    np.testing.assert_allclose(out["ab/ab"], reference.predict_ab(L, 0.3), atol=1e-3)
-    np.testing.assert_allclose(out["distribution/probs"], reference.distribution(L), atol=1e-5)
-
-
-def test_colorizer_on_the_saved_model_matches_the_keras_model(exported, reference, photo_paths):
-    served = Colorizer(str(exported["base"]))  # base directory: the highest version
-    assert served.model is None and not served.regression
-    photos = [str(p) for p in photo_paths[2:4]]
-    for a, b in zip(served.colorize(photos, temperature=0.2), reference.colorize(photos, 0.2), strict=True):
-        np.testing.assert_array_equal(a, b)
-    L = np.asarray(lightness(np.asarray(Image.open(photo_paths[4]))[None]))
-    np.testing.assert_allclose(served.distribution(L), reference.distribution(L), atol=1e-5)
+    np.testing.assert_allclose(out["ab/ab"], reference.predict_ab(pixels, np.float32([0.3])), atol=1e-3)
+    np.testing.assert_allclose(out["distribution/probs"], reference.distribution(pixels), atol=1e-5)
 
 
 def test_valid_oddities_in_the_graph(loaded, photo_paths):
@@ -202,8 +185,12 @@ def test_bad_inputs_fail_with_invalid_argument_naming_the_problem(loaded, photo_
         colorize, image_bytes=tf.constant([good, good]), temperature=tf.constant([0.3])
     )
     ab = loaded.signatures["ab"]
-    assert "Empty batch" in error(ab, L=tf.zeros([0, 8, 8, 1]), temperature=tf.constant([], tf.float32))
-    assert "temperature must be > 0" in error(ab, L=tf.zeros([1, 8, 8, 1]), temperature=tf.constant([-1.0]))
+    pixels = tf.zeros([1, 8, 8, 3], tf.uint8)
+    assert "Empty batch" in error(ab, images=pixels[:0], temperature=tf.constant([], tf.float32))
+    assert "temperature must be > 0" in error(ab, images=pixels, temperature=tf.constant([-1.0]))
+    assert "images must be uint8 [N, H, W, 3]" in error(
+        loaded.signatures["distribution"], images=tf.zeros([1, 8, 8, 4], tf.uint8)
+    )
     # After all that the signature still works.
     assert len(serve(image_bytes=tf.constant([good]))["colorized_png_bytes"].numpy()) == 1
 
@@ -238,10 +225,10 @@ def test_header_sizes_match_pillow(photo_paths):
 
 @pytest.mark.slow
 def test_regression_model_exports_without_distribution(tmp_path, photo_paths):
-    model = keras_colorize.build_model("l2", width=0.125)
-    path = export_saved_model(model, str(tmp_path / "l2"))
-    served = Colorizer(path)
-    assert served.regression and "distribution" not in served.saved_model.signatures
-    np.testing.assert_array_equal(
-        served.colorize(str(photo_paths[0])), Colorizer(model).colorize(str(photo_paths[0]))
-    )
+    colorizer = tiny_colorizer("l2")
+    path = export_saved_model(colorizer, str(tmp_path / "l2"))
+    signatures = tf.saved_model.load(path).signatures
+    assert "distribution" not in signatures
+    data = photo_paths[0].read_bytes()
+    png = signatures["serving_default"](image_bytes=tf.constant([data]))["colorized_png_bytes"].numpy()[0]
+    assert np.abs(_png(png).astype(int) - colorizer.colorize(data)).max() <= 1

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.precision import resolve_precision
 from keras_colorize.train import TrainConfig, validate
 from keras_colorize.trainer import Trainer
@@ -36,7 +37,7 @@ def test_mixed_precision_trains_in_its_dtype_and_saves_float32(tmp_path, precisi
     assert {layer.variable_dtype for layer in convs} == {"float32"}
     assert trainer.model.get_layer("logits").compute_dtype == "float32"
     assert trainer.model.get_layer("probs").compute_dtype == "float32"
-    model = keras.models.load_model(results["model_path"])
+    model = Colorizer.from_preset(results["model_path"]).backbone
     assert all(w.dtype == "float32" for w in model.weights)
     assert {layer.compute_dtype for layer in model.layers if isinstance(layer, keras.layers.Conv2D)} == {
         "float32"

@@ -73,7 +73,9 @@ def run_two_workers(flags: list[str]) -> list[str]:
 def test_two_workers_match_one_worker(tmp_path):
     outputs = run_two_workers([*FLAGS, f"--model_dir={tmp_path / 'multi'}"])
     assert "Saved" in outputs[0] and "Saved" not in outputs[1]  # only the chief writes
-    assert (tmp_path / "multi" / "model.keras").exists()
+    assert (tmp_path / "multi" / "model.weights.h5").exists() and (
+        tmp_path / "multi" / "config.json"
+    ).exists()
     assert json.loads((tmp_path / "multi" / "training.json").read_text())["steps"] == 4
 
     single = subprocess.run(

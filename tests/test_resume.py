@@ -75,7 +75,7 @@ def test_sigkill_mid_epoch_then_rerun_matches_an_uninterrupted_run(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    assert not (crashed / "model.keras").exists()
+    assert not (crashed / "config.json").exists()  # no preset: the run did not finish
     killed_at = checkpoint_steps(crashed)[-1]
     assert killed_at < 24
 
@@ -121,7 +121,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     ):
         run_training(config)
     assert checkpoint_steps(tmp_path) == [2, 3, 4]  # epoch end (step 3) and every 2 steps
-    assert not (tmp_path / "model.keras").exists()
+    assert not (tmp_path / "config.json").exists()
     reader = tf.train.load_checkpoint(str(tmp_path / "checkpoints" / "ckpt-000000004" / "ckpt"))
     for name in reader.get_variable_to_shape_map():
         value = reader.get_tensor(name)

@@ -14,15 +14,13 @@ import subprocess
 import sys
 
 import grpc
-import keras
 import numpy as np
 import pytest
 from fixtures.bad_inputs import generate
+from fixtures.tiny import tiny_colorizer
 from PIL import Image
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
-import keras_colorize
-from keras_colorize.colorizer import Colorizer
 from keras_colorize.export import export_saved_model
 from keras_colorize.photo_files import skip_kind
 
@@ -33,8 +31,7 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    keras.utils.set_random_seed(4)
-    return keras_colorize.build_model("full", width=0.125)
+    return tiny_colorizer("full", seed=4, work_size=256)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +117,7 @@ def test_grpc_client_round_trip_on_a_folder(server, model, photo_folder, photo_p
         in result.stdout
     )
     # Same photo, same temperature: what the server returns is what Python computes.
-    colorizer = Colorizer(model)
+    colorizer = model
     checks = [
         (photo_paths[0].name, photo_paths[0].stem + ".png"),
         ("wide.png", "wide.png"),
@@ -141,7 +138,7 @@ def test_rest_client_with_temperature_and_version(server, model, photo_folder, t
         f"--output={tmp_path}", "--temperature=0.3", "--model_version=1",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    colorizer = Colorizer(model)
+    colorizer = model
     for source, target in (("wide.png", "wide.png"), ("tall.jpg", "tall.png")):
         expected = colorizer.colorize(str(folder / source), temperature=0.3)
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / target)), expected)
@@ -154,7 +151,7 @@ def test_client_metadata_and_fatal_errors(server, photo_folder, tmp_path):
     assert "serving_default: image_bytes DT_STRING [-1] -> colorized_png_bytes DT_STRING [-1]" in lines
     colorize = "colorize: image_bytes DT_STRING [-1], temperature DT_FLOAT [-1] -> colorized_png_bytes"
     assert colorize + " DT_STRING [-1]" in lines
-    assert any(line.startswith("distribution: L DT_FLOAT [-1, -1, -1, 1] -> probs") for line in lines)
+    assert any(line.startswith("distribution: images DT_UINT8 [-1, -1, -1, -1] -> probs") for line in lines)
     folder, _ = photo_folder
     missing = _client(
         f"--server={server['grpc']}", "--model_version=7", f"--input={folder}", f"--output={tmp_path}"

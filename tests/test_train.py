@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from absl import flags
 
+from keras_colorize.colorizer import Colorizer
 from keras_colorize.train import TrainConfig, config_from_flags, define_flags, run_training, validate
 
 ROOT = pathlib.Path(__file__).parent.parent
@@ -46,8 +47,6 @@ def step_losses(model_dir) -> dict[int, dict]:
 
 
 def test_training_lowers_loss_and_writes_the_model_dir(tmp_path):
-    import keras
-
     results = run_training(tiny(tmp_path, val_data=[PHOTOS], val_images=2, keep_checkpoints=2))
     records = step_losses(tmp_path)
     assert sorted(records) == list(range(1, 25))  # 12 photos / batch 4 = 3 steps x 8 epochs
@@ -59,10 +58,18 @@ def test_training_lowers_loss_and_writes_the_model_dir(tmp_path):
     assert results["train_loss"] == pytest.approx(by_epoch[-1], rel=1e-5)
     assert np.isfinite(results["val_loss"]) and results["wall_time_s"] > 0
 
-    model = keras.models.load_model(results["model_path"])
-    probs = model.predict(np.full((2, 32, 32, 1), 50.0, np.float32), verbose=0)
+    # model_dir is a preset folder: the whole Colorizer, its prior and its provenance.
+    assert results["model_path"] == str(tmp_path)
+    assert {"config.json", "model.weights.h5", "metadata.json"} <= set(os.listdir(tmp_path))
+    colorizer = Colorizer.from_preset(results["model_path"])
+    assert colorizer.work_size == 32 and colorizer.backbone.variant == "4block"
+    assert colorizer.predict(np.full((2, 45, 37, 3), 128, np.uint8), verbose=0).shape == (2, 45, 37, 3)
+    probs = np.asarray(colorizer.backbone(np.full((2, 32, 32, 1), 50.0, np.float32)))
     assert probs.shape == (2, 8, 8, 313)
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-4)
+    metadata = colorizer.metadata
+    assert (metadata["loss"], metadata["steps"], metadata["train_data"]) == ("rebalanced", 24, [PHOTOS])
+    np.testing.assert_array_equal(colorizer.prior, np.load(tmp_path / "prior.npy"))
 
     summary = json.loads((tmp_path / "training.json").read_text())
     assert summary["variant"] == "4block" and summary["loss"] == "rebalanced"
@@ -82,12 +89,12 @@ def test_training_lowers_loss_and_writes_the_model_dir(tmp_path):
 
 
 def test_l2_variant_trains_and_predicts_ab(tmp_path):
-    import keras
-
     results = run_training(tiny(tmp_path, variant="l2", loss="l2", epochs=None, max_steps=3))
     assert results["steps"] == 3 and np.isfinite(results["train_loss"])
-    model = keras.models.load_model(results["model_path"])
-    assert model.predict(np.zeros((1, 32, 32, 1), np.float32), verbose=0).shape == (1, 8, 8, 2)
+    colorizer = Colorizer.from_preset(results["model_path"])
+    assert colorizer.regression and colorizer.metadata["loss"] == "l2"
+    ab = colorizer.backbone.predict(np.zeros((1, 32, 32, 1), np.float32), verbose=0)
+    assert ab.shape == (1, 8, 8, 2)
     assert json.loads((tmp_path / "training.json").read_text())["loss"] == "l2"
 
 

@@ -25,13 +25,13 @@ import tensorflow as tf
 from keras_colorize.data.reading import decode_any, is_grayscale
 from keras_colorize.data.report import EpochReport
 from keras_colorize.data.sources import open_catalog
+from keras_colorize.layers import resize_uint8
 
 MAX_SCALE = 1.25
 
 
 def _resize_square(patch, size: int) -> tf.Tensor:
-    resized = tf.image.resize(patch, [size, size], method="bilinear", antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+    return resize_uint8(patch, size, size)  # the resize the Colorizer's preprocessor uses
 
 
 def center_crop(image, size: int) -> tf.Tensor:
