@@ -8,10 +8,10 @@ uint8 batch included), not JPEG decoding. The step is the real one:
 
 * TensorFlow: `keras_colorize.trainer.make_train_step` (the trainer's
   distributed step, optionally XLA-compiled).
-* JAX: the same computation written backend-agnostically, a `jax.jit` step
-  over `stateless_call` of the logits network, the loss layer and
-  `optimizer.stateless_apply`. This path imports no TensorFlow and no
-  keras_colorize module that does (images, data, train, trainer).
+* JAX: `keras_colorize.jax_step.JaxTrainStep`, the same computation (the
+  same loss, model and optimizer code), a `jax.jit` step over `stateless_call`
+  of the logits network, the loss layer and `optimizer.stateless_apply`. This
+  path imports no TensorFlow.
 
 Prints images/s, the model TFLOP/s achieved (forward FLOPs from the layer
 shapes, x3 for training) and peak accelerator memory; --output appends a
@@ -32,9 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from flops import forward_flops, training_flops
 
 from keras_colorize.losses import make_loss
-from keras_colorize.model import build_model, logits_model
-from keras_colorize.optimizer import is_decayed, make_optimizer, weight_decay_loss
-from keras_colorize.preprocessing import training_pair
+from keras_colorize.model import build_model
+from keras_colorize.optimizer import make_optimizer
 from keras_colorize.rebalance import rebalancing_weights, smooth_prior
 
 FLAGS = flags.FLAGS
@@ -104,39 +103,9 @@ def make_step(model: keras.Model, loss_layer):
 
 
 def _jax_step(model: keras.Model, loss_layer, optimizer):
-    import jax
+    from keras_colorize.jax_step import JaxTrainStep
 
-    net = logits_model(model)
-    decayed = [is_decayed(v) for v in net.trainable_variables]
-
-    def loss_fn(trainable, non_trainable, rgb):
-        lightness, ab = training_pair(rgb)
-        logits, non_trainable = net.stateless_call(trainable, non_trainable, lightness, training=True)
-        loss = keras.ops.mean(loss_layer(ab, logits))
-        kernels = [value for value, decay in zip(trainable, decayed, strict=True) if decay]
-        return loss + weight_decay_loss(kernels, WEIGHT_DECAY), (loss, non_trainable)
-
-    gradient_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-    @jax.jit
-    def train_step(state, rgb):
-        trainable, non_trainable, optimizer_state = state
-        (_, (loss, non_trainable)), grads = gradient_fn(trainable, non_trainable, rgb)
-        trainable, optimizer_state = optimizer.stateless_apply(optimizer_state, grads, trainable)
-        return loss, (trainable, non_trainable, optimizer_state)
-
-    state = [
-        [v.value for v in net.trainable_variables],
-        [v.value for v in net.non_trainable_variables],
-        [v.value for v in optimizer.variables],
-    ]
-
-    def step(rgb):
-        nonlocal state
-        loss, state = train_step(state, rgb)
-        return float(loss)
-
-    return step
+    return JaxTrainStep(model, loss_layer, optimizer, WEIGHT_DECAY)
 
 
 def peak_memory_bytes() -> int | None:

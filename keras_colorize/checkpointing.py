@@ -1,4 +1,7 @@
-"""Crash-safe checkpoints and output files.
+"""Crash-safe checkpoints and output files: the package's one set of atomic writes.
+
+`atomic_write` (a file), `atomic_write_json` and `atomic_directory` (a
+folder) write to a temporary name beside the target and rename it.
 
 A checkpoint is written into a temporary directory, flushed to disk and then
 renamed to `ckpt-<step>`: a rename within one POSIX file system is atomic, so
@@ -8,10 +11,12 @@ newest `keep` checkpoints are kept. Atomicity relies on `os.rename`, so the
 model directory must be on a local or POSIX file system.
 """
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 
 import numpy as np
@@ -55,6 +60,26 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
     _fsync_dir(directory)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str):
+    """Yield a temporary folder beside `path`; when the block succeeds it is renamed to `path`.
+
+    The rename fails (and the folder is removed) if `path` exists by then, so
+    a complete folder is never replaced and a half-written one never seen.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=parent)
+    try:
+        yield staging
+        _fsync_tree(staging)
+        os.rename(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _fsync_dir(parent)
 
 
 def atomic_write_json(path: str, data: dict) -> None:

@@ -13,14 +13,12 @@ which are the SavedModel's variables) go to the SavedModel's assets/ for
 provenance.
 """
 
-import json
 import os
-import shutil
-import tempfile
 
 import keras
 from absl import app, flags
 
+from keras_colorize.checkpointing import atomic_directory, atomic_write_json
 from keras_colorize.colorizer import Colorizer
 from keras_colorize.images import MAX_PIXELS
 from keras_colorize.presets import CONFIG_FILE, METADATA_FILE, preset_metadata
@@ -53,21 +51,13 @@ def export_saved_model(
     archive.track(colorizer)
     for name, (fn, input_signature) in signature_functions(colorizer, max_pixels).items():
         archive.add_endpoint(name, fn, input_signature)
-    staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
-    try:
+    # Renamed into place when complete; the rename fails rather than replace a version written meanwhile.
+    with atomic_directory(target) as staging:
         archive.write_out(staging, verbose=False)
         assets = os.path.join(staging, "assets")
         os.makedirs(assets, exist_ok=True)
-        for name, content in (
-            (CONFIG_FILE, keras.saving.serialize_keras_object(colorizer)),
-            (METADATA_FILE, preset_metadata(colorizer, "float32")),
-        ):
-            with open(os.path.join(assets, name), "w", encoding="utf-8") as file:
-                json.dump(content, file, indent=2, sort_keys=True)
-        os.rename(staging, target)  # atomic; fails rather than replace a version written meanwhile
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        atomic_write_json(os.path.join(assets, CONFIG_FILE), keras.saving.serialize_keras_object(colorizer))
+        atomic_write_json(os.path.join(assets, METADATA_FILE), preset_metadata(colorizer, "float32"))
     return target
 
 

@@ -11,6 +11,7 @@ The counts are smoothed (`rebalance.smooth_prior`) and saved as float64
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -74,6 +75,29 @@ def compute_prior(
     return smooth_prior(counted.counts)
 
 
+def save_prior(path: str, prior: np.ndarray) -> None:
+    """np.save to a temporary name and rename (readers never see half a prior)."""
+    from keras_colorize.checkpointing import atomic_write
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as file:  # np.save(name) would append ".npy" to the temporary name
+            np.save(file, np.asarray(prior, np.float64))
+
+    atomic_write(path, write)
+
+
+def cached_prior(
+    path: str, sources, image_size: int = 256, batch_size: int = 32, max_images: int | None = None
+) -> np.ndarray:
+    """The prior saved at `path`, else computed from `sources` and saved there first."""
+    if os.path.isfile(path):
+        return np.load(path)
+    logging.info("Computing the ab prior of %s into %s", sources, path)
+    prior = compute_prior(sources, image_size, batch_size, max_images)
+    save_prior(path, prior)
+    return prior
+
+
 def summary(counted: BinCounts, prior: np.ndarray) -> str:
     entropy = -np.sum(prior * np.log2(np.maximum(prior, 1e-300)))
     top = np.argsort(prior)[::-1][:5]
@@ -109,7 +133,7 @@ def main(argv):
     if not counted.photos:
         raise SystemExit(f"No readable photos in {FLAGS.data_dir}.")
     prior = smooth_prior(counted.counts)
-    np.save(FLAGS.output, prior)
+    save_prior(FLAGS.output, prior)
     print(summary(counted, prior))
     print(f"Saved {FLAGS.output}")
 

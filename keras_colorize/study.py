@@ -54,17 +54,10 @@ def shared_prior(config: train.TrainConfig, study_dir: str) -> str:
     """The training prior every model uses: --prior, or computed once into study_dir."""
     if config.prior:
         return config.prior
-    path = os.path.join(study_dir, "prior.npy")
-    if not os.path.isfile(path):
-        from keras_colorize.prior import compute_prior
+    from keras_colorize.prior import cached_prior
 
-        logging.info("Computing the shared ab prior of %s", config.train_data)
-        prior = compute_prior(
-            config.train_data, config.image_size, config.batch_size, config.prior_max_images
-        )
-        os.makedirs(study_dir, exist_ok=True)
-        np.save(path + ".tmp.npy", prior)
-        os.replace(path + ".tmp.npy", path)
+    path = os.path.join(study_dir, "prior.npy")
+    cached_prior(path, config.train_data, config.image_size, config.batch_size, config.prior_max_images)
     return path
 
 

@@ -37,6 +37,7 @@ from keras_colorize.optimizer import current_learning_rate, is_decayed, make_opt
 from keras_colorize.precision import PRECISIONS, resolve_precision
 from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights
+from keras_colorize.train_config import TrainConfig
 
 LOG_FILE = "train_log.jsonl"  # one line per step: {"step", "epoch", "loss"}; a resumed run appends
 
@@ -150,9 +151,32 @@ def make_eval_step(strategy: tf.distribute.Strategy, model: keras.Model, loss_fn
 
 
 class Trainer:
-    """Runs one `TrainConfig` (see `keras_colorize.train.run_training`)."""
+    """Runs one `TrainConfig`; `keras_colorize.train.run_training` is the usual entry point.
 
-    def __init__(self, config):
+    Args:
+        config: the run's settings (validated by `run_training`, or call
+            `keras_colorize.train_config.validate` first).
+
+    Example:
+
+    >>> from keras_colorize.train_config import TrainConfig
+    >>> config = TrainConfig(train_data=["tests/fixtures/photos"], model_dir="/tmp/tiny_run",
+    ...                      image_size=32, batch_size=4, max_steps=2, variant="4block", width=0.125,
+    ...                      progress=False)
+    >>> results = Trainer(config).run()  # doctest: +SKIP
+    >>> results["model_path"]  # a preset folder  # doctest: +SKIP
+    '/tmp/tiny_run'
+    """
+
+    config: TrainConfig
+    strategy: tf.distribute.Strategy
+    model: keras.Model
+    inference_model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    loss_fn: keras.layers.Layer
+    precision: str
+
+    def __init__(self, config: TrainConfig):
         self.config = config
 
     def run(self) -> dict:
