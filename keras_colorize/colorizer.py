@@ -268,6 +268,7 @@ class Colorizer(keras.Model):
 
         >>> import keras_colorize as kc
         >>> kc.Colorizer(kc.build_model("4block", width=0.125)).save_to_preset("/tmp/tiny_preset")
+        '/tmp/tiny_preset'
         >>> kc.Colorizer.from_preset("/tmp/tiny_preset", temperature=0.2).temperature
         0.2
         """

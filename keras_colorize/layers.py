@@ -206,11 +206,11 @@ class ColorizerPostprocessor(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np, keras_colorize as kc
+    >>> import keras, numpy as np, keras_colorize as kc
     >>> post = kc.layers.ColorizerPostprocessor()
     >>> rgb = post(np.full((1, 301, 199, 1), 50.0, "float32"), np.zeros((1, 16, 16, 2), "float32"))
-    >>> rgb.shape, str(rgb.dtype)
-    (TensorShape([1, 301, 199, 3]), 'uint8')
+    >>> tuple(rgb.shape), keras.backend.standardize_dtype(rgb.dtype)
+    ((1, 301, 199, 3), 'uint8')
     """
 
     def __init__(self, **kwargs):
