@@ -29,6 +29,14 @@ setup(
         "serving": ["tensorflow-serving-api==2.21.0", "grpcio==1.85.3"],
         "convert": ["torch==2.13.0"],
         "jax": ["jax==0.10.2", "jaxlib==0.10.2"],
+        # Other CPU runtimes (keras_colorize.runtimes): OpenVINO + NNCF (int8), ONNX export and ONNX Runtime.
+        "cpu": [
+            "openvino==2026.4.1",
+            "nncf==3.4.0",
+            "onnx==1.23.2",
+            "tf2onnx==1.17.0",
+            "onnxruntime==1.32.0",
+        ],
         "dev": ["pytest==9.2.0", "ruff==0.17.6"],
     },
 )

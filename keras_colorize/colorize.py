@@ -4,7 +4,12 @@
         --input=photos/ --input=extra.jpg --output=colorized/
 
 --model is a preset name, a preset folder or a .keras file; without it the
-default bundled preset is used.
+default bundled preset is used. --runtime (tensorflow, openvino, onnxruntime,
+auto: the fastest installed) and --precision (float32, bfloat16, int8, auto:
+bfloat16 where the CPU computes it natively) choose what runs the network;
+the pre- and post-processing are the same layers on every runtime
+(`keras_colorize.runtimes`). The defaults, TensorFlow float32, give exactly
+the pixels of the Python API and the SavedModel.
 
 Folders are searched recursively and their layout is kept under --output;
 every output is a PNG. Inputs are never overwritten: an --output that would
@@ -24,6 +29,7 @@ from PIL import Image
 from keras_colorize.colorizer import Colorizer, load_photo
 from keras_colorize.images import MAX_PIXELS, UnreadableImageError
 from keras_colorize.photo_files import plan_outputs, print_summary
+from keras_colorize.runtimes import INFERENCE_PRECISIONS, RUNTIMES, MissingRuntimeError, choose
 
 FLAGS = flags.FLAGS
 
@@ -45,6 +51,20 @@ def define_flags() -> None:
     )
     flags.DEFINE_bool("side_by_side", False, "Write the input and the colorized photo next to each other.")
     flags.DEFINE_integer("max_pixels", MAX_PIXELS, "Skip larger photos.", lower_bound=1)
+    flags.DEFINE_enum(
+        "runtime", "tensorflow", RUNTIMES, "What runs the network (auto: the fastest installed)."
+    )
+    flags.DEFINE_enum(
+        "precision",
+        "float32",
+        INFERENCE_PRECISIONS,
+        "The network's precision (auto: bfloat16 on native CPUs).",
+    )
+    flags.DEFINE_multi_string(
+        "calibration_data",
+        None,
+        "Photo files or folders to quantise with (int8, when the model has no int8 file).",
+    )
 
 
 def _write(path: str, rgb: np.ndarray, original: np.ndarray | None) -> None:
@@ -109,7 +129,18 @@ def main(argv):
     done = 0
     if pairs:
         try:
-            colorizer = Colorizer.from_preset(FLAGS.model)
+            choice = choose(FLAGS.runtime, FLAGS.precision)
+        except (MissingRuntimeError, ValueError) as error:
+            print(f"Error: {error}", file=sys.stderr)
+            return 2
+        print(f"Network: {choice.runtime} {choice.precision} ({choice.why})")
+        try:
+            colorizer = Colorizer.from_preset(
+                FLAGS.model, choice.runtime, choice.precision, FLAGS.calibration_data
+            )
+        except MissingRuntimeError as error:
+            print(f"Error: {error}", file=sys.stderr)
+            return 2
         except (FileNotFoundError, ValueError) as error:
             print(f"Error: --model: {error}", file=sys.stderr)
             return 2

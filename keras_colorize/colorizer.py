@@ -117,6 +117,7 @@ class Colorizer(keras.Model):
         self.postprocessor = ColorizerPostprocessor(name="postprocessor")
         self._prior = None if prior is None else _checked_prior(prior)
         self._metadata_json = json.dumps(metadata or {}, sort_keys=True)  # also proves it serialisable
+        self._runner = None  # `use_runtime`: another runtime for `colorize`'s network
         self.built = True
 
     # -- what it is ------------------------------------------------------------
@@ -233,10 +234,29 @@ class Colorizer(keras.Model):
             outputs.extend(self._colorize_batch(rgbs, temperature))
         return outputs[0] if single else outputs
 
+    @property
+    def runner(self):
+        """The runner `colorize` uses for the network (`use_runtime`), None for the Keras backbone."""
+        return self._runner
+
+    def use_runtime(self, runner) -> "Colorizer":
+        """Run `colorize`'s network on `runner` (`keras_colorize.runtimes`; None: the Keras backbone).
+
+        Pre- and post-processing stay these layers; `call`, `predict` and the
+        exported SavedModel keep the Keras backbone. Returns self.
+        """
+        self._runner = runner
+        return self
+
+    def _network(self, small):
+        if self._runner is None:
+            return self.backbone(small, training=False)
+        return self._runner(ops.convert_to_numpy(small))
+
     def _colorize_batch(self, rgbs: list[np.ndarray], temperature: float) -> list[np.ndarray]:
         small = ops.concatenate([self.preprocessor.work_lightness(rgb[None]) for rgb in rgbs], axis=0)
         temperatures = np.full((len(rgbs),), temperature, np.float32)
-        ab = self.decoder(self.backbone(small, training=False), temperatures)
+        ab = self.decoder(self._network(small), temperatures)
         return [self._finish(rgb, ab[i : i + 1]) for i, rgb in enumerate(rgbs)]
 
     def _finish(self, rgb: np.ndarray, ab) -> np.ndarray:
@@ -253,7 +273,14 @@ class Colorizer(keras.Model):
     # -- presets ---------------------------------------------------------------
 
     @classmethod
-    def from_preset(cls, name_or_path: str | os.PathLike | None = None, **overrides) -> "Colorizer":
+    def from_preset(
+        cls,
+        name_or_path: str | os.PathLike | None = None,
+        runtime: str = "tensorflow",
+        precision: str = "float32",
+        calibration_data: Sequence[str] | None = None,
+        **overrides,
+    ) -> "Colorizer":
         """A bundled preset's name, a preset folder or a `.keras` file -> Colorizer.
 
         Args:
@@ -261,6 +288,14 @@ class Colorizer(keras.Model):
                 (`keras_colorize.presets.DEFAULT_PRESET`), a name of
                 `Colorizer.presets`, a folder written by `save_to_preset`, or a
                 `.keras` file. Nothing else is guessed.
+            runtime: what runs the network of `colorize`: "tensorflow",
+                "openvino", "onnxruntime" or "auto" (the fastest installed;
+                `keras_colorize.runtimes`). A folder exported with
+                `--format=onnx|openvino` supplies its network file.
+            precision: "float32", "bfloat16", "int8" or "auto" (bfloat16 where
+                the CPU computes it natively).
+            calibration_data: photo files or folders to quantise with, for int8
+                when the folder holds no int8 network.
             **overrides: `temperature`, `work_size`, `decoding`, `prior` or
                 `metadata` to use instead of the saved ones.
 
@@ -271,10 +306,19 @@ class Colorizer(keras.Model):
         '/tmp/tiny_preset'
         >>> kc.Colorizer.from_preset("/tmp/tiny_preset", temperature=0.2).temperature
         0.2
+        >>> kc.Colorizer.from_preset("/tmp/tiny_preset", precision="bfloat16").runner.precision
+        'bfloat16'
         """
-        from keras_colorize.presets import load_colorizer
+        from keras_colorize.presets import load_colorizer, resolve
 
-        return load_colorizer(name_or_path, **overrides)
+        colorizer = load_colorizer(name_or_path, **overrides)
+        if (runtime, precision) == ("tensorflow", "float32"):
+            return colorizer
+        from keras_colorize.runtimes import make_runner
+
+        folder = resolve(name_or_path)
+        folder = folder if os.path.isdir(folder) else None
+        return colorizer.use_runtime(make_runner(colorizer, runtime, precision, folder, calibration_data)[0])
 
     def save_to_preset(self, folder: str | os.PathLike, weights_dtype: str = "float32") -> str:
         """Write config.json, model.weights.h5 and metadata.json into `folder`; returns it.

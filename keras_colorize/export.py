@@ -1,6 +1,8 @@
 """Export a Colorizer as a SavedModel laid out for TensorFlow Serving.
 
-    python -m keras_colorize.export --model=runs/full --export_dir=/models/colorizer [--version=N]
+    python -m keras_colorize.export --model=runs/full --export_dir=/models/colorizer [--version=N] \
+        [--format=saved_model|onnx|openvino] [--precision=float32|bfloat16|int8|auto] \
+        [--calibration_data=photos/]
 
 --model is a preset name, a preset folder or a .keras file. Writes
 /models/colorizer/<N>/ (N defaults to the next integer) with the signatures
@@ -11,9 +13,17 @@ place, so TF Serving, which polls the base directory, never sees half a model.
 The Colorizer's preset files (config.json, metadata.json; not the weights,
 which are the SavedModel's variables) go to the SavedModel's assets/ for
 provenance.
+
+--format=onnx|openvino writes the same versioned folder as a preset
+(config.json, model.weights.h5, metadata.json) with the network beside it
+(`keras_colorize.runtimes.networks`); `colorize --model=<folder>
+--runtime=onnxruntime|openvino` runs it. --precision: the SavedModel in
+float32 or bfloat16, ONNX and OpenVINO in float32 or int8 (quantised with
+--calibration_data; OpenVINO's bfloat16 is chosen when its IR is compiled).
 """
 
 import os
+import sys
 
 import keras
 from absl import app, flags
@@ -22,6 +32,14 @@ from keras_colorize.checkpointing import atomic_directory, atomic_write_json
 from keras_colorize.colorizer import Colorizer
 from keras_colorize.images import MAX_PIXELS
 from keras_colorize.presets import CONFIG_FILE, METADATA_FILE, preset_metadata
+from keras_colorize.runtimes import (
+    FORMATS,
+    INFERENCE_PRECISIONS,
+    MissingRuntimeError,
+    network_file,
+    write_network,
+)
+from keras_colorize.runtimes.precision import bfloat16_colorizer, resolve_inference_precision
 from keras_colorize.serving_graph import signature_functions
 
 
@@ -33,13 +51,8 @@ def next_version(export_dir: str) -> int:
     return max(versions, default=0) + 1
 
 
-def export_saved_model(
-    colorizer: Colorizer, export_dir: str, version: int | None = None, max_pixels: int = MAX_PIXELS
-) -> str:
-    """Write `colorizer` with its signatures to export_dir/<version>; returns that path.
-
-    The working size and the default temperature are the Colorizer's own.
-    """
+def version_dir(export_dir: str, version: int | None) -> str:
+    """export_dir/<version> (default: the next integer); refused if it exists."""
     os.makedirs(export_dir, exist_ok=True)
     version = next_version(export_dir) if version is None else version
     if version < 0:
@@ -47,6 +60,27 @@ def export_saved_model(
     target = os.path.join(export_dir, str(version))
     if os.path.exists(target):
         raise FileExistsError(f"{target} already exists; choose another --version (never overwritten)")
+    return target
+
+
+def export_saved_model(
+    colorizer: Colorizer,
+    export_dir: str,
+    version: int | None = None,
+    max_pixels: int = MAX_PIXELS,
+    precision: str = "float32",
+) -> str:
+    """Write `colorizer` with its signatures to export_dir/<version>; returns that path.
+
+    The working size and the default temperature are the Colorizer's own;
+    `precision` "bfloat16" makes the graph's network compute in bfloat16
+    (float32 variables, logits and softmax).
+    """
+    target = version_dir(export_dir, version)
+    if precision == "bfloat16":
+        colorizer = bfloat16_colorizer(colorizer)
+    elif precision != "float32":
+        raise ValueError(f"--format=saved_model exports float32 or bfloat16, not {precision}")
     archive = keras.export.ExportArchive()
     archive.track(colorizer)
     for name, (fn, input_signature) in signature_functions(colorizer, max_pixels).items():
@@ -61,7 +95,24 @@ def export_saved_model(
     return target
 
 
+def export_network(
+    colorizer: Colorizer,
+    export_dir: str,
+    fmt: str,
+    precision: str = "float32",
+    version: int | None = None,
+    calibration_data: list[str] | None = None,
+) -> str:
+    """--format=onnx|openvino: a preset folder at export_dir/<version> with the network; returns it."""
+    target = version_dir(export_dir, version)
+    with atomic_directory(target) as staging:
+        colorizer.save_to_preset(staging)
+        write_network(colorizer, fmt, precision, network_file(staging, fmt, precision), calibration_data)
+    return target
+
+
 FLAGS = flags.FLAGS
+_FORMAT_RUNTIME = {"saved_model": "tensorflow", "onnx": "onnxruntime", "openvino": "openvino"}
 
 
 def define_flags() -> None:
@@ -72,15 +123,35 @@ def define_flags() -> None:
     flags.DEFINE_integer("work_size", None, "Square size the network sees (default: the model's).")
     flags.DEFINE_float("temperature", None, "serving_default's temperature (default: the model's).")
     flags.DEFINE_integer("max_pixels", MAX_PIXELS, "Refuse larger photos (INVALID_ARGUMENT).", lower_bound=1)
+    flags.DEFINE_enum("format", "saved_model", FORMATS, "What to write (onnx and openvino: the network).")
+    flags.DEFINE_enum(
+        "precision",
+        "float32",
+        INFERENCE_PRECISIONS,
+        "The network's precision (auto: bfloat16 on native CPUs).",
+    )
+    flags.DEFINE_multi_string("calibration_data", None, "Photo files or folders for int8 (a few hundred).")
 
 
 def main(argv):
     del argv
     overrides = {"work_size": FLAGS.work_size, "temperature": FLAGS.temperature}
     colorizer = Colorizer.from_preset(FLAGS.model, **{k: v for k, v in overrides.items() if v is not None})
-    path = export_saved_model(colorizer, FLAGS.export_dir, FLAGS.version, FLAGS.max_pixels)
+    try:
+        precision, why = resolve_inference_precision(FLAGS.precision, _FORMAT_RUNTIME[FLAGS.format])
+        if FLAGS.format != "saved_model":
+            path = export_network(
+                colorizer, FLAGS.export_dir, FLAGS.format, precision, FLAGS.version, FLAGS.calibration_data
+            )
+            print(f"Exported {FLAGS.model} to {path} ({FLAGS.format} {precision}: {why})")
+            return 0
+    except (ValueError, MissingRuntimeError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 2
+    path = export_saved_model(colorizer, FLAGS.export_dir, FLAGS.version, FLAGS.max_pixels, precision)
     names = ["serving_default", "colorize", "ab"] + ([] if colorizer.regression else ["distribution"])
-    print(f"Exported {FLAGS.model} to {path} (signatures: {', '.join(names)})")
+    print(f"Exported {FLAGS.model} to {path} ({precision}: {why}; signatures: {', '.join(names)})")
+    return 0
 
 
 if __name__ == "__main__":

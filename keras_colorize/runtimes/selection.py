@@ -1,0 +1,63 @@
+"""`--runtime=auto`: the fastest installed runtime for a precision, and the precision it runs.
+
+The order is the one measured on a 2-core AVX512_BF16 / VNNI CPU (issue 11,
+`full` at 256 x 256): OpenVINO bf16 209 ms, TensorFlow bf16 254 ms,
+OpenVINO float32 413 ms, TensorFlow float32 450 ms; ONNX Runtime has no
+bfloat16 path and is used only where OpenVINO is absent (int8).
+`bench/inference.py` measures it again on any machine.
+"""
+
+import dataclasses
+
+from keras_colorize.runtimes.installed import EXTRA, MissingRuntimeError, is_installed, require
+from keras_colorize.runtimes.precision import RUNTIME_PRECISIONS, resolve_inference_precision
+
+RUNTIMES = ("auto", "tensorflow", "openvino", "onnxruntime")
+FASTEST_FIRST = ("openvino", "tensorflow", "onnxruntime")
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """What runs the network: `runtime`, `precision`, and `why` in words (for the log)."""
+
+    runtime: str
+    precision: str
+    why: str
+
+
+def choose(runtime: str = "auto", precision: str = "auto", cpuinfo: str = "/proc/cpuinfo") -> Choice:
+    """Resolve `--runtime` and `--precision` (either may be "auto") on this machine.
+
+    Args:
+        runtime: one of `RUNTIMES`.
+        precision: one of `keras_colorize.runtimes.precision.INFERENCE_PRECISIONS`.
+        cpuinfo: the file the CPU flags are read from (tests pass a fake one).
+
+    Raises:
+        ValueError: an unknown name, or a precision the runtime does not run.
+        MissingRuntimeError: the runtime (or, for auto, every runtime of that precision) is not installed.
+
+    Example:
+
+    >>> from keras_colorize.runtimes.selection import choose
+    >>> choose("tensorflow", "float32")
+    Choice(runtime='tensorflow', precision='float32', why='tensorflow as asked; float32: as asked')
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"--runtime {runtime!r} is unknown; choose one of {', '.join(RUNTIMES)}.")
+    if runtime == "auto":
+        fits = [
+            name for name in FASTEST_FIRST if precision == "auto" or precision in RUNTIME_PRECISIONS[name]
+        ]
+        installed = [name for name in fits if is_installed(name)]
+        if not installed:
+            raise MissingRuntimeError(
+                f"{precision} runs on {' or '.join(fits)}, none of which is installed: "
+                f'pip install "keras-colorize[{EXTRA}]"'
+            )
+        runtime, why_runtime = installed[0], f"auto: {installed[0]}, the fastest installed"
+    else:
+        require(runtime, f"the {runtime} runtime")
+        why_runtime = f"{runtime} as asked"
+    resolved, why_precision = resolve_inference_precision(precision, runtime, cpuinfo)
+    return Choice(runtime, resolved, f"{why_runtime}; {resolved}: {why_precision}")
