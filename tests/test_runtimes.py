@@ -222,3 +222,26 @@ def test_docstring_examples(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0, result
+
+
+@OPENVINO
+def test_export_cli_formats_and_precisions(tmp_path, preset):
+    import subprocess
+
+    def run(*args):
+        command = [sys.executable, "-m", "keras_colorize.export", f"--model={preset}", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+    exported = run(f"--export_dir={tmp_path / 'ov'}", "--format=openvino", "--precision=bfloat16")
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert "(openvino bfloat16: as asked)" in exported.stdout
+    assert (tmp_path / "ov" / "1" / "network.xml").is_file() and (
+        tmp_path / "ov" / "1" / "config.json"
+    ).is_file()
+    refused = run(f"--export_dir={tmp_path / 'sm'}", "--precision=int8")
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.strip().splitlines()[-1]
+        == "Error: The tensorflow runtime runs float32 or bfloat16, not int8."
+    )
+    assert not (tmp_path / "sm" / "1").exists()

@@ -26,7 +26,7 @@ FORMATS = ("saved_model", "onnx", "openvino")
 EXPORT_PRECISIONS = {
     "saved_model": ("float32", "bfloat16"),
     "onnx": ("float32", "int8"),
-    "openvino": ("float32", "int8"),
+    "openvino": ("float32", "bfloat16", "int8"),
 }
 _SUFFIX = {"onnx": ".onnx", "openvino": ".xml"}
 _RUNTIME_FORMAT = {"onnxruntime": "onnx", "openvino": "openvino"}
