@@ -104,12 +104,13 @@ def make_runner(
         ), choice
     fmt = _RUNTIME_FORMAT[choice.runtime]
     stored = "int8" if choice.precision == "int8" else "float32"
-    runner_class = OpenVINORunner if fmt == "openvino" else OnnxRuntimeRunner
     exported = network_file(folder, fmt, stored) if folder is not None and os.path.isdir(folder) else None
-    if exported is not None and os.path.isfile(exported):
-        return runner_class(exported, choice.precision), choice
     if fmt == "openvino":
-        return OpenVINORunner(_openvino_model(colorizer, stored, calibration_data), choice.precision), choice
+        found = exported is not None and os.path.isfile(exported)
+        model = exported if found else _openvino_model(colorizer, stored, calibration_data)
+        return OpenVINORunner(model, choice.precision, colorizer.work_size), choice
+    if exported is not None and os.path.isfile(exported):
+        return OnnxRuntimeRunner(exported, choice.precision), choice
     with tempfile.TemporaryDirectory() as scratch:  # ONNX Runtime reads the file when the session is made
         path = write_network(colorizer, fmt, stored, network_file(scratch, fmt, stored), calibration_data)
         return OnnxRuntimeRunner(path, choice.precision), choice

@@ -12,6 +12,7 @@ distribution the decoding needs.
 """
 
 import os
+import tempfile
 
 import numpy as np
 
@@ -68,14 +69,18 @@ def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike, calibrat
             batch = next(self._batches, None)
             return None if batch is None else {input_name: batch}
 
-    quantization.quantize_static(
-        os.fspath(source),
-        os.fspath(target),
-        Reader(),
-        quant_format=quantization.QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=quantization.QuantType.QUInt8,
-        weight_type=quantization.QuantType.QInt8,
-        nodes_to_exclude=[convolutions[-1], *softmax],
-    )
+    shapes = require("onnxruntime.quantization.shape_inference", "int8 quantisation for onnxruntime")
+    with tempfile.TemporaryDirectory() as scratch:  # ONNX Runtime's recommended pre-processing first
+        prepared = os.path.join(scratch, "prepared.onnx")
+        shapes.quant_pre_process(os.fspath(source), prepared, auto_merge=True)
+        quantization.quantize_static(
+            prepared,
+            os.fspath(target),
+            Reader(),
+            quant_format=quantization.QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=quantization.QuantType.QUInt8,
+            weight_type=quantization.QuantType.QInt8,
+            nodes_to_exclude=[convolutions[-1], *softmax],
+        )
     return os.fspath(target)

@@ -49,6 +49,8 @@ class OpenVINORunner:
         model: an `openvino.Model` or the path of its .xml.
         precision: "float32", "bfloat16" (the CPU plugin's inference precision)
             or "int8" (for a model from `quantize.quantize_openvino`).
+        size: the square input size it will always get (its working size), fixed
+            at compile time so the plugin can pick kernels for it; None: any size.
 
     Example:
 
@@ -62,11 +64,14 @@ class OpenVINORunner:
 
     runtime = "openvino"
 
-    def __init__(self, model, precision: str = "float32"):
+    def __init__(self, model, precision: str = "float32", size: int | None = None):
         ov = require("openvino", "the openvino runtime")
         self.precision = precision
         config = {"INFERENCE_PRECISION_HINT": _OPENVINO_HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
-        model = os.fspath(model) if isinstance(model, (str, os.PathLike)) else model
+        if isinstance(model, (str, os.PathLike)):
+            model = ov.Core().read_model(os.fspath(model))
+        if size is not None:
+            model.reshape(ov.PartialShape([-1, size, size, 1]))
         self.request = ov.Core().compile_model(model, "CPU", config).create_infer_request()
 
     def __call__(self, lightness: np.ndarray) -> np.ndarray:
