@@ -14,7 +14,17 @@ setup(
     python_requires=">=3.11,<3.13",
     packages=find_packages(include=["keras_colorize", "keras_colorize.*"]),
     # Bundled presets: keras_colorize/presets/<name>/{config.json, model.weights.h5, metadata.json}.
-    package_data={"keras_colorize": ["assets/*.npy", "presets/*/*.json", "presets/*/*.h5"]},
+    # assets/: the bin table, the reference prior (+ provenance), the offline MobileNet v2 classifier.
+    package_data={
+        "keras_colorize": [
+            "assets/*.npy",
+            "assets/*.json",
+            "assets/*.tflite",
+            "assets/*.txt",
+            "presets/*/*.json",
+            "presets/*/*.h5",
+        ]
+    },
     install_requires=[
         "tensorflow==2.21.0",
         "keras==3.15.1",

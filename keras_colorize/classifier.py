@@ -1,10 +1,15 @@
 """One interface for the ImageNet classifiers behind the semantic test.
 
 The paper asks whether a pretrained classifier recognises colorized photos
-(its "semantic interpretability" test, with VGG). Three backends:
+(its "semantic interpretability" test, with VGG-16). The backends:
 
-* "resnet50": `keras.applications.ResNet50(weights="imagenet")` (downloads
-  its weights once; needs internet).
+* "mobilenet_v2" (the default): the MobileNet v2 shipped with the package
+  (`keras_colorize/assets/mobilenet_v2_1.0_224_quant.tflite`, uint8, from
+  google-coral/test_data, Apache-2.0); works offline.
+* "vgg16" (the paper's classifier) and "resnet50" (the seed's):
+  `keras.applications.VGG16 / ResNet50(weights="imagenet")`, whose weights are
+  downloaded on first use. Offline they fail with one line
+  (`ClassifierUnavailableError`) naming the offline alternative.
 * a `.tflite` file, such as the offline MobileNet v2 (uint8 in, 1001 scores
   with index 0 = background, so ImageNet class i is score i + 1).
 * a `.keras` file taking 0..255 RGB at its input size (its own
@@ -27,6 +32,45 @@ from keras_colorize.layers import resize_uint8
 
 NUM_CLASSES = 1000
 CROP_FRACTION = 224 / 256
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+BUNDLED = "mobilenet_v2"
+BUNDLED_FILE = "mobilenet_v2_1.0_224_quant.tflite"
+BUNDLED_LABELS = "mobilenet_v2_labels.txt"
+KERAS_CLASSIFIERS = ("vgg16", "resnet50")
+
+
+class ClassifierUnavailableError(ValueError):
+    """A classifier that cannot be loaded here (its weights need a download and there is no internet)."""
+
+
+def bundled_tflite() -> str:
+    """Path of the MobileNet v2 .tflite shipped with the package."""
+    return os.path.join(ASSETS, BUNDLED_FILE)
+
+
+def bundled_labels() -> str:
+    """Path of the bundled MobileNet's class names (1001 lines, background first)."""
+    return os.path.join(ASSETS, BUNDLED_LABELS)
+
+
+def _keras_application(spec: str):
+    """(model, preprocess_input) of keras.applications' VGG16 or ResNet50 with ImageNet weights."""
+    import keras
+
+    build, module = {
+        "vgg16": (keras.applications.VGG16, keras.applications.vgg16),
+        "resnet50": (keras.applications.ResNet50, keras.applications.resnet50),
+    }[spec]
+    try:
+        model = build(weights="imagenet")
+    except Exception as error:  # keras raises a bare Exception ("URL fetch failure on ...")
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise ClassifierUnavailableError(
+            f"--classifier={spec} needs the ImageNet weights of keras.applications, downloaded on first "
+            f"use, and they could not be loaded ({reason}); offline, use --classifier={BUNDLED} "
+            "(the bundled MobileNet v2 .tflite)"
+        ) from None
+    return model, module.preprocess_input
 
 
 def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -52,13 +96,12 @@ def _to_imagenet(scores: np.ndarray) -> np.ndarray:
 class Classifier:
     """`scores(rgb uint8 [H, W, 3]) -> [1000]` for any of the backends."""
 
-    def __init__(self, spec: str = "resnet50", num_threads: int | None = None):
+    def __init__(self, spec: str = BUNDLED, num_threads: int | None = None):
+        if spec == BUNDLED:
+            spec = bundled_tflite()
         self.name = os.path.basename(spec)
-        if spec == "resnet50":
-            import keras
-
-            self._keras = keras.applications.ResNet50(weights="imagenet")
-            self._preprocess = keras.applications.resnet50.preprocess_input
+        if spec in KERAS_CLASSIFIERS:
+            self._keras, self._preprocess = _keras_application(spec)
             self.size = 224
         elif spec.endswith(".tflite"):
             if not os.path.isfile(spec):
@@ -79,7 +122,10 @@ class Classifier:
             self._preprocess = None
             self.size = int(self._keras.input_shape[1] or 224)
         else:
-            raise ValueError(f"Unknown classifier {spec!r}: use 'resnet50', a .tflite or a .keras file.")
+            raise ValueError(
+                f"Unknown classifier {spec!r}: use {BUNDLED!r}, 'vgg16', 'resnet50', a .tflite or a .keras "
+                "file."
+            )
 
     def scores(self, rgb: np.ndarray) -> np.ndarray:
         """ImageNet class probabilities [1000] of one uint8 RGB photo."""

@@ -5,7 +5,9 @@
 --model is a preset name, a preset folder or a .keras file.
 
 Writes gallery_001.png, ... (grayscale input beside its colorization) and
-index.md listing the photos of each gallery and any unreadable file.
+index.md listing the photos of each gallery and every skipped file with its
+reason (unreadable, truncated, over the megapixel limit, refused): a bad photo
+never stops the run.
 """
 
 import os
@@ -16,7 +18,8 @@ from absl import app, flags
 
 from keras_colorize.colorizer import Colorizer
 from keras_colorize.figures import image_grid, shorten
-from keras_colorize.images import list_images, readable_images
+from keras_colorize.images import list_images
+from keras_colorize.skipping import SKIPPABLE, Skips
 
 FLAGS = flags.FLAGS
 
@@ -43,14 +46,30 @@ def colorize_folder(
     cell: int = 240,
     max_images: int | None = None,
 ) -> dict:
-    """Colorize every photo under `data_dir`; returns {"galleries", "photos", "unreadable"}."""
+    """Colorize every photo under `data_dir` into galleries.
+
+    Args:
+        model: a preset name, a preset folder or a .keras file.
+        data_dir: photos, searched recursively.
+        output: folder for the galleries and index.md.
+        temperature: None (the model's) or > 0.
+        work_size: None (the model's) or a working size.
+        per_gallery: photos per gallery PNG.
+        cell: thumbnail size (px).
+        max_images: only the first N photos.
+
+    Returns:
+        {"galleries": file names, "photos": count colorized, "unreadable": the
+        skipped files' reasons, "num_skipped", "skipped_by_kind", "skipped":
+        [{file, kind, reason}]}.
+    """
     colorizer = Colorizer.from_preset(model, **({"work_size": work_size} if work_size else {}))
     temperature = temperature or colorizer.temperature
     files = list_images(data_dir)[:max_images]
     if not files:
         raise ValueError(f"No photos found under {data_dir}")
     os.makedirs(output, exist_ok=True)
-    galleries, unreadable, page = [], [], []
+    galleries, skips, page = [], Skips(), []
 
     def flush():
         name = f"gallery_{len(galleries) + 1:03d}.png"
@@ -60,8 +79,12 @@ def colorize_folder(
         page.clear()
 
     bar = keras.utils.Progbar(len(files), unit_name="photo")
-    for index, path, rgb in readable_images(files, unreadable):
-        page.append((path, rgb, colorizer.colorize(rgb, temperature)))
+    for index, path, rgb in skips.readable(files):
+        try:
+            page.append((path, rgb, colorizer.colorize(rgb, temperature)))
+        except SKIPPABLE as error:
+            skips.add(path, error)
+            continue
         if len(page) == per_gallery:
             flush()
         bar.update(index + 1)
@@ -73,19 +96,20 @@ def colorize_folder(
         "",
         f"Model `{model}`, temperature {temperature}, working size {colorizer.work_size}. "
         f"{sum(len(p) for _, p in galleries)} photos colorized from `{data_dir}`, "
-        f"{len(unreadable)} unreadable (skipped).",
+        f"{skips.summary()}.",
         "",
     ]
     for name, paths in galleries:
         lines += [f"## {name}", "", ", ".join(f"`{p}`" for p in paths), "", f"![{name}]({name})", ""]
-    if unreadable:
-        lines += ["## Unreadable files", "", *(f"- {message}" for message in unreadable), ""]
+    if skips.entries:
+        lines += ["## Skipped files", "", *(f"- {message}" for message in skips.messages), ""]
     with open(os.path.join(output, "index.md"), "w", encoding="utf-8") as file:
         file.write("\n".join(lines))
     return {
         "galleries": [name for name, _ in galleries],
-        "photos": len(files) - len(unreadable),
-        "unreadable": unreadable,
+        "photos": sum(len(p) for _, p in galleries),
+        "unreadable": skips.messages,
+        **skips.to_json(),
     }
 
 
@@ -111,7 +135,7 @@ def main(argv):
         sys.exit(f"Error: {error}")
     print(
         f"{result['photos']} photos in {len(result['galleries'])} galleries, "
-        f"{len(result['unreadable'])} unreadable; see {os.path.join(FLAGS.output, 'index.md')}"
+        f"{result['num_skipped']} skipped; see {os.path.join(FLAGS.output, 'index.md')}"
     )
 
 

@@ -1,11 +1,14 @@
-"""Evaluate colorizers with the paper's metrics (Table 1), with baselines.
+"""Evaluate colorizers with the paper's metrics (Table 1) and the modern ones, with baselines.
 
-    python -m keras_colorize.evaluate --model=runs/full --data_dir=photos/ --output=eval/ \\
-        --classifier=classifier/mobilenet_v2_1.0_224_quant.tflite
+    python -m keras_colorize.evaluate --model=runs/full --data_dir=photos/ --output=eval/
 
---model is a preset name, a preset folder or a .keras file; its prior and
-loss travel inside it (--prior replaces the prior, e.g. for a converted
-model, which has none). Writes metrics.json (per photo and aggregated),
+--model is a preset name, a preset folder, a .keras file or an exported
+SavedModel folder; nothing beside it is needed. Every row's rebalanced AuC
+uses the reference prior shipped with the package (--prior=x.npy replaces
+it). The classifier (default: the bundled MobileNet v2, offline) and the
+feature networks (--fid, default mobilenet: offline FD/KID, not FID) are
+loaded before anything is written, so a missing download is one line and no
+half-written report. Writes metrics.json (per photo and aggregated),
 report.md and PNG figures to --output; `keras_colorize.evaluation` does the
 work.
 """
@@ -15,25 +18,60 @@ import sys
 
 from absl import app, flags
 
-from keras_colorize.evaluation import evaluate, find_labels, load_classifier, load_entry
+from keras_colorize.classifier import BUNDLED
+from keras_colorize.evaluation import (
+    PROTOCOLS,
+    classifier_note,
+    evaluate,
+    find_labels,
+    load_classifier,
+    load_entry,
+    resolve_prior,
+)
+from keras_colorize.feature_distances import feature_networks
 
 FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
     """CLI flags (defined on demand, so importing this module defines none)."""
-    flags.DEFINE_string("model", None, "A preset name, a preset folder or a .keras file.")
+    flags.DEFINE_string(
+        "model", None, "A preset name, a preset folder, a .keras file or an exported SavedModel folder."
+    )
     flags.DEFINE_string("data_dir", None, "Colour photos to evaluate on (searched recursively).")
     flags.DEFINE_string("output", None, "Report folder (metrics.json, report.md, figures).")
-    flags.DEFINE_string("prior", None, "Prior over the 313 bins, .npy (default: the model's own).")
+    flags.DEFINE_string(
+        "prior",
+        "reference",
+        "Prior over the 313 bins for every row's rebalanced AuC: 'reference' (the one shipped with the "
+        "package) or a .npy file.",
+    )
+    flags.DEFINE_string(
+        "model_prior", None, "A .npy prior for the model's own rebalanced loss (default: the model's)."
+    )
+    flags.DEFINE_enum(
+        "fid",
+        "mobilenet",
+        ["mobilenet", "inception", "both", "none"],
+        "Feature distances to the ground truth: 'mobilenet' (offline FD/KID on the bundled MobileNet v2, "
+        "not FID), 'inception' (FID/KID on Inception-v3, weights downloaded on first use), both or none.",
+    )
+    flags.DEFINE_enum(
+        "protocol",
+        "photos",
+        list(PROTOCOLS),
+        "'photos': every photo at its own size; 'imagenet5k': the first 5,000 ImageNet val photos "
+        "(ILSVRC2012_val_00000001..5000 under --data_dir), central square resized to 256, with the "
+        "literature's numbers beside ours.",
+    )
     flags.DEFINE_string(
         "labels", None, "labels.csv (file,wnid,class_index,name); default <data_dir>/labels.csv."
     )
     flags.DEFINE_string(
         "classifier",
-        "resnet50",
-        "'resnet50' (Keras, ImageNet weights), a .tflite or a .keras "
-        "classifier; empty to skip the semantic test.",
+        BUNDLED,
+        f"'{BUNDLED}' (bundled, offline), 'vgg16' (the paper's) or 'resnet50' (Keras, ImageNet weights "
+        "downloaded on first use), a .tflite or a .keras classifier; empty to skip the semantic test.",
     )
     flags.DEFINE_string(
         "classifier_labels",
@@ -58,26 +96,34 @@ def main(argv):
     if FLAGS.temperature is not None and FLAGS.temperature <= 0:
         sys.exit(f"--temperature must be > 0, got {FLAGS.temperature}")
     try:
-        entry = load_entry(FLAGS.model, FLAGS.name, FLAGS.prior, FLAGS.work_size)
+        # Everything that may fail (a download offline, a bad file) is loaded before anything is written.
+        prior = resolve_prior(FLAGS.prior)
+        entry = load_entry(FLAGS.model, FLAGS.name, FLAGS.model_prior, FLAGS.work_size)
         labels = find_labels(FLAGS.data_dir, FLAGS.labels)
         classifier, names = load_classifier(FLAGS.classifier if labels else None, FLAGS.classifier_labels)
+        features = feature_networks(FLAGS.fid)
         results = evaluate(
             [entry],
             FLAGS.data_dir,
             FLAGS.output,
-            entry.prior,
+            prior,
             labels,
             classifier,
             names,
             FLAGS.temperature,
             FLAGS.max_images,
             title=f"Evaluation of {entry.name}",
+            features=features,
+            protocol=FLAGS.protocol,
+            classifier_status=classifier_note(FLAGS.classifier, labels, FLAGS.data_dir, FLAGS.labels),
         )
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"Error: {error}")
+    kinds = ", ".join(f"{n} {kind}" for kind, n in results["skipped_by_kind"].items())
     print(
-        f"{results['num_photos']} photos evaluated, {results['num_unreadable']} unreadable; "
-        f"report in {os.path.join(FLAGS.output, 'report.md')}"
+        f"{results['num_photos']} photos evaluated, {results['num_skipped']} skipped"
+        + (f" ({kinds})" if kinds else "")
+        + f"; report in {os.path.join(FLAGS.output, 'report.md')}"
     )
 
 

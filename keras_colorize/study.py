@@ -17,11 +17,11 @@ import json
 import os
 import sys
 
-import numpy as np
 from absl import app, flags, logging
 
 from keras_colorize import train
-from keras_colorize.evaluation import evaluate, find_labels, load_classifier, load_entry
+from keras_colorize.classifier import BUNDLED
+from keras_colorize.evaluation import classifier_note, evaluate, find_labels, load_classifier, load_entry
 
 # name -> (network variant, loss)
 MODELS = {
@@ -42,7 +42,11 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "semantic_data", None, "Labelled photos (labels.csv) for the classifier columns; default --test_data."
     )
-    flags.DEFINE_string("classifier", "resnet50", "'resnet50', a .tflite or a .keras ImageNet classifier.")
+    flags.DEFINE_string(
+        "classifier",
+        BUNDLED,
+        f"'{BUNDLED}' (bundled, offline), 'vgg16', 'resnet50', a .tflite or a .keras ImageNet classifier.",
+    )
     flags.DEFINE_string("classifier_labels", None, "Class names for the classifier (optional).")
     flags.DEFINE_list("models", list(MODELS), f"Models to train and compare, among {', '.join(MODELS)}.")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: each model's).")
@@ -99,14 +103,19 @@ def run_study(
     study_dir: str,
     test_data: str,
     semantic_data: str | None = None,
-    classifier: str | None = "resnet50",
+    classifier: str | None = BUNDLED,
     classifier_labels: str | None = None,
     names: list[str] | None = None,
     temperature: float | None = None,
     max_test_images: int | None = None,
     report_dir: str | None = None,
 ) -> dict:
-    """Train every model, then write the combined report; returns the test metrics."""
+    """Train every model, then write the combined report; returns the test metrics.
+
+    Every row's rebalanced AuC uses the package's reference prior (as `evaluate` does), so the study's
+    numbers sit on the same scale as any other report; the models train with the shared training prior.
+    Photos that cannot be used are skipped and counted in both reports.
+    """
     names = list(names or MODELS)
     unknown = [n for n in names if n not in MODELS]
     if unknown:
@@ -114,17 +123,17 @@ def run_study(
     summaries = train_models(config, study_dir, names)
     report_dir = report_dir or os.path.join(study_dir, "report")
     entries = [load_entry(os.path.join(study_dir, n), name=n) for n in names]  # train wrote presets there
-    prior = np.load(shared_prior(config, study_dir))
     extra = {n: training_columns(summaries[n]) for n in names}
     semantic_data = semantic_data or test_data
     labels = find_labels(semantic_data, None)
     model, class_names = load_classifier(classifier if labels else None, classifier_labels)
+    status = classifier_note(classifier, labels, semantic_data, None)
     if semantic_data != test_data and labels:
         semantic = evaluate(
             entries,
             semantic_data,
             os.path.join(report_dir, "semantic"),
-            prior,
+            None,
             labels,
             model,
             class_names,
@@ -136,6 +145,7 @@ def run_study(
                 {"Sem. top-1 %": summary["top1"], "Sem. top-5 %": summary["top5"]}
             )
         labels, model = {}, None
+        status = f"run on the labelled photos of {semantic_data} (the Sem. columns; report in semantic/)"
     total_wall = sum(float(s.get("wall_time_s") or 0.0) for s in summaries.values())
     notes = (
         f"Models trained on {', '.join(config.train_data)} "
@@ -150,7 +160,7 @@ def run_study(
         entries,
         test_data,
         report_dir,
-        prior,
+        None,
         labels,
         model,
         class_names,
@@ -159,6 +169,7 @@ def run_study(
         title="Study: variants of Colorful Image Colorization",
         extra=extra,
         notes=notes,
+        classifier_status=status,
     )
 
 

@@ -6,7 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from keras_colorize.classifier import Classifier, center_crop, read_class_names, read_labels
+from keras_colorize.classifier import (
+    Classifier,
+    ClassifierUnavailableError,
+    center_crop,
+    read_class_names,
+    read_labels,
+)
 from keras_colorize.images import load_image
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
@@ -76,3 +82,28 @@ def test_bad_inputs(tmp_path):
     bad.write_text("file,wnid,class_index,name\na.jpg,n0,1000,x\n")
     with pytest.raises(ValueError, match="line 2"):
         read_labels(bad)
+
+
+@pytest.mark.parametrize("name", ["vgg16", "resnet50"])
+def test_keras_classifiers_offline_fail_in_one_line(monkeypatch, name):
+    import keras
+
+    def offline(**kwargs):
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/tensorflow/keras-applications/x.h5"
+        )
+
+    monkeypatch.setattr(keras.applications, {"vgg16": "VGG16", "resnet50": "ResNet50"}[name], offline)
+    with pytest.raises(ClassifierUnavailableError) as error:
+        Classifier(name)
+    message = str(error.value)
+    assert (
+        "\n" not in message and f"--classifier={name}" in message and "--classifier=mobilenet_v2" in message
+    )
+
+
+def test_bundled_classifier_is_the_offline_mobilenet(classifier):
+    bundled = Classifier("mobilenet_v2", num_threads=1)
+    assert bundled.name == "mobilenet_v2_1.0_224_quant.tflite" and bundled.size == 224
+    rgb = np.random.default_rng(0).integers(0, 256, (100, 120, 3), dtype=np.uint8)
+    np.testing.assert_allclose(bundled.scores(rgb), classifier.scores(rgb))

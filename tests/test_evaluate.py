@@ -45,7 +45,18 @@ def data_dir(tmp_path_factory, photo_paths):
     for path in photo_paths[10:12]:
         shutil.copy(path, nested)
     (nested / "broken.jpg").write_bytes(b"not a jpeg")
+    add_bad_photos(nested, photo_paths[10])
     return folder
+
+
+def add_bad_photos(folder: pathlib.Path, good: pathlib.Path) -> None:
+    """A 60-megapixel photo (over the 50 MP limit) and a truncated JPEG, among good photos."""
+    Image.new("L", (10000, 6000), 128).save(folder / "huge.png")
+    with Image.open(good) as image:
+        image.convert("RGB").save(folder / "whole.jpg", quality=90)
+    data = (folder / "whole.jpg").read_bytes()
+    (folder / "whole.jpg").unlink()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
 
 
 def test_cli_writes_report(models, data_dir, tmp_path):
@@ -56,25 +67,45 @@ def test_cli_writes_report(models, data_dir, tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "7 photos evaluated, 1 unreadable" in result.stdout
+    kinds = "1 corrupt or truncated, 1 not an image, 1 too large"
+    assert f"7 photos evaluated, 3 skipped ({kinds})" in result.stdout
     assert "broken.jpg: not an image" in result.stderr
     results = json.loads((output / "metrics.json").read_text())
-    assert results["num_photos"] == 7 and results["num_unreadable"] == 1 and results["num_labelled"] == 5
-    assert "broken.jpg" in results["unreadable"][0]
+    assert results["num_photos"] == 7 and results["num_skipped"] == 3 and results["num_labelled"] == 5
+    assert results["num_unreadable"] == 3
+    assert results["skipped_by_kind"] == {"corrupt or truncated": 1, "not an image": 1, "too large": 1}
+    reasons = {pathlib.Path(s["file"]).name: s["reason"] for s in results["skipped"]}
+    assert "60.0 megapixels (the limit is 50 megapixels)" in reasons["huge.png"]
+    assert "truncated" in reasons["truncated.jpg"] and "not an image" in reasons["broken.jpg"]
+    # One prior for every row: the reference prior shipped with the package, not the model's.
+    assert results["settings"]["prior"]["name"] == "reference-shared-train-10451"
     summary = results["summary"]
     assert list(summary) == ["Ground truth", "Gray", "Random", "full"]
     assert summary["Ground truth"]["auc"] == 100.0 and summary["Ground truth"]["psnr"] == 100.0
     assert summary["Ground truth"]["top5"] == 100.0  # the fixture photos are recognised
     assert summary["Gray"]["colourfulness"] < 1.0 < summary["Ground truth"]["colourfulness"]
     for row in ("Gray", "Random", "full"):
-        assert 0 < summary[row]["auc"] < 100 and 0 < summary[row]["auc_rebal"] < 100
+        for key in ("auc", "auc_rebal", "auc_pooled", "auc_rebal_pooled"):
+            assert 0 < summary[row][key] < 100, (row, key)
+        assert 0 < summary[row]["ssim"] < 1 and summary[row]["fd_mobilenet"] > 0
+        assert summary[row]["delta_cf_photo"] >= summary[row]["delta_cf_set"] - 1e-9
+    truth = summary["Ground truth"]
+    assert truth["delta_cf_set"] == truth["delta_cf_photo"] == 0.0 and truth["ssim"] == 1.0
+    assert truth["fd_mobilenet"] == pytest.approx(0.0, abs=1e-6) and truth["kid_mobilenet"] is None
+    assert truth["auc_pooled"] == truth["auc_rebal_pooled"] == 100.0 and "fid" not in truth
     assert summary["full"]["loss"] > 0 and summary["Gray"]["loss"] is None
     photo = results["photos"][0]
     assert set(photo["rows"]) == set(summary) and len(photo["rows"]["full"]["top5_classes"]) == 5
-    curve = np.array(results["curves"]["Gray"]["raw"])
-    assert curve.shape == (151,) and np.all(np.diff(curve) >= 0) and curve[-1] <= 1.0
+    for key in ("raw", "rebalanced", "raw_pooled", "rebalanced_pooled"):
+        curve = np.array(results["curves"]["Gray"][key])
+        assert curve.shape == (151,) and np.all(np.diff(curve) >= -1e-12) and curve[-1] <= 1.0 + 1e-12
     report = (output / "report.md").read_text()
-    assert "**1 unreadable**" in report and "| Ground truth | 100.0 | 100.0 | 100.00 |" in report
+    assert f"**3 skipped** ({kinds}" in report and "## Skipped photos" in report
+    assert "| Ground truth | 100.0 | 100.0 | 100.0 | 100.0 | 100.0 | 100.0 |" in report
+    assert "Rebalancing prior (every row): `reference-shared-train-10451`" in report
+    for key in ("auc_rebal_pooled", "delta_cf_set", "delta_cf_photo", "ssim", "fid", "kid", "fd_mobilenet"):
+        assert f"`{key}`" in report, key  # each metrics.json key is defined in the Metrics section
+    assert "FD-MobileNet (not FID)" in report and "| FID |" not in report
     for figure in ("auc_curves", "gallery", "best", "worst", "bleeding", "semantic"):
         assert f"({figure}.png)" in report
         with Image.open(output / f"{figure}.png") as image:
@@ -95,7 +126,7 @@ def test_rows_and_own_loss(models, data_dir, photos):
     for name, out in outputs.items():
         assert out.shape == rgb.shape and out.dtype == np.uint8, name
     assert not np.array_equal(outputs["Random"], outputs["Gray"])
-    record, curves = evaluation.photo(0, rgb)
+    record, masses, _ = evaluation.photo(0, rgb)
     # The own loss is the training objective on the photo at the working size, resized as training does.
     L, ab = training_pair(resize_uint8(rgb[None], WORK, WORK))
     expected = RebalancedCrossEntropy(rebalancing_weights(full.prior), from_logits=False)(
@@ -103,7 +134,7 @@ def test_rows_and_own_loss(models, data_dir, photos):
     )
     assert record["rows"]["full"]["loss"] == pytest.approx(float(expected[0]), rel=1e-5)
     assert record["rows"]["l2"]["loss"] > 0
-    assert curves["Ground truth"][0][0] == 1.0
+    assert masses["Ground truth"][0][0] == rgb.shape[0] * rgb.shape[1]  # every pixel exact
 
 
 def test_errors(models, tmp_path):
@@ -113,9 +144,12 @@ def test_errors(models, tmp_path):
     no_prior.save(tmp_path / "no_prior.keras")
     entry = load_entry(str(tmp_path / "no_prior.keras"))  # a converted model has no prior
     assert entry.prior is None and entry.loss is None
-    with pytest.raises(ValueError, match="the model holds none; pass --prior"):
-        Evaluation([entry], [], None)
+    # ... and is evaluated all the same: the rebalanced AuC uses the reference prior.
+    assert Evaluation([entry], []).eval_prior.name == "reference-shared-train-10451"
     np.save(tmp_path / "prior.npy", PRIOR)
+    assert Evaluation([entry], [], str(tmp_path / "prior.npy")).eval_prior.name == "prior.npy"
+    with pytest.raises(ValueError, match="313 non-negative numbers summing to 1"):
+        Evaluation([entry], [], np.ones(313))
     assert load_entry(str(tmp_path / "no_prior.keras"), prior_path=str(tmp_path / "prior.npy")).loss
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="No photos"):
@@ -131,9 +165,65 @@ def test_errors(models, tmp_path):
 
 def test_colorize_legacy(models, data_dir, tmp_path):
     result = colorize_folder(str(models["full"]), str(data_dir / "more"), str(tmp_path), per_gallery=1)
-    assert result["photos"] == 2 and len(result["unreadable"]) == 1
+    assert result["photos"] == 2 and len(result["unreadable"]) == 3 and result["num_skipped"] == 3
+    assert result["skipped_by_kind"] == {"corrupt or truncated": 1, "not an image": 1, "too large": 1}
     assert result["galleries"] == ["gallery_001.png", "gallery_002.png"]
     index = (tmp_path / "index.md").read_text()
     assert "![gallery_002.png](gallery_002.png)" in index and "broken.jpg" in index
+    assert "3 skipped (1 corrupt or truncated, 1 not an image, 1 too large)" in index
+    assert "huge.png: too large" in index
     with Image.open(tmp_path / "gallery_001.png") as image:
         assert image.width > 2 * 200
+
+
+OFFLINE = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}  # nothing listens there
+
+
+@pytest.mark.parametrize("flag", ["--fid=inception", "--classifier=vgg16", "--classifier=resnet50"])
+def test_downloads_offline_fail_in_one_line_before_writing(models, data_dir, tmp_path, flag):
+    import os
+
+    output = tmp_path / "report"
+    env = {**os.environ, **OFFLINE, "KERAS_HOME": str(tmp_path / "keras_home")}  # no cached weights
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_colorize.evaluate", f"--model={models['full']}",
+         f"--data_dir={data_dir}", f"--output={output}", flag],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: --") and ("--fid=mobilenet" in last or "--classifier=mobilenet_v2" in last)
+    assert not output.exists()  # nothing half-written
+
+
+def test_unlabelled_folder_says_so(models, data_dir, tmp_path):
+    from keras_colorize.evaluation import classifier_note
+
+    more = str(data_dir / "more")
+    note = classifier_note("mobilenet_v2", {}, more, None)
+    assert note.startswith("not run: the photos have no ImageNet labels") and "labels.csv" in note
+    results = evaluate([load_entry(str(models["full"]))], more, str(tmp_path), progress=False,
+                       classifier_status=note)  # fmt: skip
+    assert f"Classifier: {note}" in (tmp_path / "report.md").read_text()
+    assert results["num_photos"] == 2 and results["num_skipped"] == 3
+
+
+def test_imagenet5k_protocol(models, tmp_path):
+    from keras_colorize.evaluation import center_square, imagenet5k_files
+
+    files = sorted(str(p) for p in (FIXTURES / "semantic").glob("*.JPEG"))
+    chosen = imagenet5k_files([*files, "x/ILSVRC2012_val_00005001.JPEG", "x/other.jpg"])
+    assert [pathlib.Path(f).name for f in chosen] == [
+        "ILSVRC2012_val_00001440.JPEG",
+        "ILSVRC2012_val_00001492.JPEG",
+    ]
+    with pytest.raises(ValueError, match="first 5,000 ImageNet validation photos"):
+        imagenet5k_files(["a.jpg"])
+    rgb = np.zeros((300, 500, 3), np.uint8)
+    rgb[:, 100:400] = 200  # the central 300 x 300 square
+    assert np.all(center_square(rgb, 256) == 200) and center_square(rgb, 256).shape == (256, 256, 3)
+    results = evaluate([load_entry(str(models["full"]))], str(FIXTURES / "semantic"), str(tmp_path),
+                       progress=False, protocol="imagenet5k")  # fmt: skip
+    assert results["num_photos"] == 2 and results["photos"][0]["height"] == 256
+    report = (tmp_path / "report.md").read_text()
+    assert "## Beside the literature" in report and "| 8.72 | 31.60 | 6.61 | 22.64 |" in report

@@ -131,3 +131,58 @@ def test_topk_hits():
     assert metrics.topk_hits(scores, 9) == (True, True)
     assert metrics.topk_hits(scores, 5) == (False, True)
     assert metrics.topk_hits(scores, 4) == (False, False)
+
+
+def test_pooled_and_per_photo_auc_agree_for_equal_photos():
+    """Same size, same errors, same weights in every photo: the two protocols are one number."""
+    rng = np.random.default_rng(1)
+    errors, weights = rng.uniform(0, 60, (12, 16)), rng.uniform(0.5, 3, (12, 16))
+    photos = [(errors, weights)] * 4
+    for w in (None, weights):
+        per_photo = np.mean(
+            [metrics.auc(metrics.cumulative_curve(e, w if w is None else ws)) for e, ws in photos]
+        )
+        pooled = metrics.auc(metrics.pooled_curve(sum(metrics.cumulative_mass(e, w if w is None else ws)
+                                                      for e, ws in photos)))  # fmt: skip
+        assert pooled == pytest.approx(per_photo, abs=1e-9)
+
+
+def test_pooled_and_per_photo_auc_by_hand():
+    # Raw: photo A is 1 exact pixel, photo B 3 pixels off by 200 (never within 150).
+    a, b = np.array([0.0]), np.array([200.0, 200.0, 200.0])
+    per_photo = np.mean([metrics.auc(metrics.cumulative_curve(x)) for x in (a, b)])
+    pooled = metrics.auc(metrics.pooled_curve(metrics.cumulative_mass(a) + metrics.cumulative_mass(b)))
+    assert per_photo == pytest.approx(50.0) and pooled == pytest.approx(25.0)  # 1 of 4 pixels exact
+    # Rebalanced: A = errors [0, 200] weighted [3, 1]; B = [0, 200] weighted [1, 1].
+    errors, wa, wb = np.array([0.0, 200.0]), np.array([3.0, 1.0]), np.array([1.0, 1.0])
+    per_photo = np.mean([metrics.auc(metrics.cumulative_curve(errors, w)) for w in (wa, wb)])
+    pooled_mass = metrics.cumulative_mass(errors, wa) + metrics.cumulative_mass(errors, wb)
+    assert per_photo == pytest.approx((75.0 + 50.0) / 2)  # each photo normalised on its own
+    assert metrics.auc(metrics.pooled_curve(pooled_mass)) == pytest.approx(100.0 * 4 / 6)  # weight 4 of 6
+
+
+def test_delta_cf_both_definitions():
+    truth = np.array([20.0, 20.0, 50.0])
+    assert metrics.delta_cf(truth, truth) == {"delta_cf_set": 0.0, "delta_cf_photo": 0.0}
+    # Photo gaps -10, +10, 0 cancel in the set means but not per photo.
+    gaps = metrics.delta_cf(np.array([10.0, 30.0, 50.0]), truth)
+    assert gaps["delta_cf_set"] == pytest.approx(0.0) and gaps["delta_cf_photo"] == pytest.approx(20 / 3)
+    gray = metrics.delta_cf(np.zeros(3), truth)
+    assert gray["delta_cf_set"] == gray["delta_cf_photo"] == pytest.approx(30.0)
+
+
+def test_ssim_is_scikit_image_and_1_for_identical(photos):
+    from skimage.metrics import structural_similarity
+
+    rgb = photos[0]
+    noisy = np.clip(rgb + np.random.default_rng(0).normal(0, 20, rgb.shape), 0, 255).astype(np.uint8)
+    assert metrics.ssim(rgb, rgb) == pytest.approx(1.0)
+    expected = structural_similarity(rgb, noisy, channel_axis=-1, data_range=255)
+    assert metrics.ssim(noisy, rgb) == pytest.approx(expected, abs=1e-5) and expected < 0.9
+    assert np.isnan(metrics.ssim(rgb[:5, :5], rgb[:5, :5]))
+
+
+def test_grid_nearest_bins_equal_the_exhaustive_search():
+    ab = np.random.default_rng(2).uniform(-130, 130, (20000, 2)).astype(np.float32)
+    np.testing.assert_array_equal(metrics.nearest_bins(ab), np.asarray(nearest_bin(ab)))
+    np.testing.assert_array_equal(metrics.nearest_bins(bin_centers()), np.arange(313))
