@@ -91,3 +91,48 @@ def test_tiny_study_end_to_end_and_resume(tmp_path):
     run_study(config, str(study), str(FIXTURES / "semantic"), classifier=None, names=["full", "l2"])
     assert {n: (study / n / "training.json").stat().st_mtime_ns for n in MODELS} == stamps
     assert "| l2 | " in (report / "report.md").read_text()
+
+
+def test_semantic_data_apart_from_test_data(tmp_path, photo_paths):
+    """--semantic_data differs from --test_data: the classifier runs on the labelled set only (its own
+    report, Sem. columns in the main table) and the unlabelled test set's bad photos are skipped."""
+    import shutil
+
+    import numpy as np
+    from fixtures.tiny import tiny_colorizer
+    from PIL import Image
+
+    from keras_colorize.prior import save_prior
+
+    study = tmp_path / "study"
+    names = ["full", "l2"]
+    for name in names:  # finished models: run_study skips their training
+        variant = MODELS[name][0]
+        tiny_colorizer(variant, work_size=32).save_to_preset(study / name)
+        summary = {"variant": variant, "loss": MODELS[name][1], "steps": 2, "wall_time_s": 1.0}
+        (study / name / "training.json").write_text(json.dumps(summary))
+    save_prior(str(study / "prior.npy"), np.full(313, 1 / 313))
+    test_data = tmp_path / "test"
+    test_data.mkdir()
+    for path in photo_paths[:3]:
+        shutil.copy(path, test_data)
+    Image.new("L", (10000, 6000), 128).save(test_data / "huge.png")  # 60 MP: over the limit
+    data = photo_paths[0].read_bytes()
+    (test_data / "truncated.jpg").write_bytes(
+        data[: len(data) // 2] if photo_paths[0].suffix == ".jpg" else b""
+    )
+    config = _config(study)
+    config.prior = str(study / "prior.npy")
+    semantic_data = str(FIXTURES / "semantic")
+    results = run_study(
+        config, str(study), str(test_data), semantic_data, classifier=str(TFLITE), names=names
+    )
+    assert results["num_photos"] == 3 and results["num_skipped"] == 2 and results["num_labelled"] == 0
+    assert results["summary"]["full"]["top1"] is None  # no classifier on the unlabelled test set
+    semantic = json.loads((study / "report" / "semantic" / "metrics.json").read_text())
+    assert semantic["num_labelled"] == 5 and semantic["summary"]["Ground truth"]["top5"] == 100.0
+    extra = results["extra"]
+    assert extra["Ground truth"]["Sem. top-5 %"] == 100.0 and set(extra["full"]) >= {"Steps", "Sem. top-1 %"}
+    report = (study / "report" / "report.md").read_text()
+    assert "| Sem. top-1 % | Sem. top-5 % |" in report and "**2 skipped**" in report
+    assert "Classifier: run on the labelled photos of" in report
