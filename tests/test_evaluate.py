@@ -227,3 +227,24 @@ def test_imagenet5k_protocol(models, tmp_path):
     assert results["num_photos"] == 2 and results["photos"][0]["height"] == 256
     report = (tmp_path / "report.md").read_text()
     assert "## Beside the literature" in report and "| 8.72 | 31.60 | 6.61 | 22.64 |" in report
+
+
+def test_saved_model_evaluates_without_side_files(tmp_path, photos):
+    """An exported SavedModel is a model like any other: run through its `ab` signature, settings from its
+    assets, the reference prior for the rebalanced AuC; the same pixels as the Colorizer it came from."""
+    from keras_colorize.export import export_saved_model
+
+    colorizer = tiny_colorizer("full", work_size=WORK, prior=None)
+    path = export_saved_model(colorizer, str(tmp_path / "export"), version=1)
+    entry = load_entry(path)
+    assert entry.name == "1" and entry.loss is None and entry.colorizer.work_size == WORK
+    rgb = photos[0]
+    ours, theirs = entry.colorizer.colorize(rgb), colorizer.colorize(rgb)
+    assert ours.shape == rgb.shape and ours.dtype == np.uint8
+    differ = np.abs(ours.astype(int) - theirs.astype(int))
+    assert differ.max() <= 1 and np.mean(differ > 0) <= 0.005
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(rgb).save(folder / "a.png")
+    results = evaluate([entry], str(folder), str(tmp_path / "report"), progress=False)
+    assert results["num_photos"] == 1 and 0 < results["summary"]["1"]["auc_rebal_pooled"] < 100
