@@ -248,3 +248,24 @@ def test_saved_model_evaluates_without_side_files(tmp_path, photos):
     Image.fromarray(rgb).save(folder / "a.png")
     results = evaluate([entry], str(folder), str(tmp_path / "report"), progress=False)
     assert results["num_photos"] == 1 and 0 < results["summary"]["1"]["auc_rebal_pooled"] < 100
+
+
+def test_bare_networks_saved_as_keras_evaluate(tmp_path, photos):
+    """A freshly built network saved as .keras (a kc.Backbone, or an older functional colorizer_<variant>
+    model) is wrapped as a Colorizer with the default settings and the same weights."""
+    import keras
+
+    import keras_colorize as kc
+
+    backbone = kc.build_model("4block", width=0.125)
+    backbone.save(tmp_path / "backbone.keras")
+    keras.Model(backbone.inputs, backbone.outputs, name="colorizer_4block").save(tmp_path / "old.keras")
+    L = np.full((1, 32, 32, 1), 50.0, np.float32)
+    for name in ("backbone", "old"):
+        entry = load_entry(str(tmp_path / f"{name}.keras"), work_size=WORK)
+        assert entry.colorizer.work_size == WORK and entry.colorizer.backbone.width == 0.125
+        np.testing.assert_allclose(entry.colorizer.backbone(L), backbone(L), atol=1e-6)
+        assert entry.colorizer.colorize(photos[0]).shape == photos[0].shape
+    keras.Model(backbone.inputs, backbone.outputs, name="something").save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="not a colorizer"):
+        load_entry(str(tmp_path / "other.keras"))
