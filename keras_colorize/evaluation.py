@@ -83,7 +83,11 @@ class EvalPrior:
 def reference_prior() -> EvalPrior:
     """The reference prior shipped with the package (its provenance: assets/reference_prior.json)."""
     info = _read_json(REFERENCE_PRIOR_INFO)
-    return EvalPrior(np.load(REFERENCE_PRIOR), info["name"], info["description"])
+    description = (
+        f"{info['description']} Crop: {info['crop']}; {info['sampling']}; smoothing: {info['smoothing']} "
+        "(keras_colorize/assets/reference_prior.json)"
+    )
+    return EvalPrior(np.load(REFERENCE_PRIOR), info["name"], description)
 
 
 def resolve_prior(spec: "str | np.ndarray | EvalPrior | None") -> EvalPrior:
