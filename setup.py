@@ -25,6 +25,9 @@ setup(
             "presets/*/*.h5",
         ]
     },
+    # One command-line tool: keras-colorize <command> (keras_colorize/cli.py); python -m keras_colorize.<module>
+    # runs the same commands.
+    entry_points={"console_scripts": ["keras-colorize=keras_colorize.cli:main"]},
     install_requires=[
         "tensorflow==2.21.0",
         "keras==3.15.1",

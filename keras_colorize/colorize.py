@@ -12,25 +12,37 @@ the pre- and post-processing are the same layers on every runtime
 the pixels of the Python API and the SavedModel.
 
 Folders are searched recursively and their layout is kept under --output;
-every output is a PNG. Inputs are never overwritten: an --output that would
-replace one is refused before anything runs. Unreadable, non-image and
-too-large files are skipped and listed with their reason at the end; the exit
-status is non-zero only if no photo could be colorized.
+every output is a PNG, written to a temporary name and renamed. Inputs are
+never overwritten: an --output that would replace one is refused before
+anything runs. Outputs that already exist are left alone (an interrupted run
+resumes where it stopped); --overwrite redoes them. Two inputs with one name
+(coffee.jpg, coffee.png) become coffee.png and coffee-1.png: the renames are
+printed, and <output>/manifest.csv maps every input to its output and status.
+Unreadable, non-image and too-large files are skipped and listed with their
+reason at the end.
+
+Exit status: 0 done, 1 some photos failed (listed), 2 usage error (one
+`error:` line: a missing --input, a folder without photos, a model that
+cannot be loaded).
 """
 
-import os
 import sys
 
-import keras
-import numpy as np
-from absl import app, flags
-from PIL import Image
+from absl import flags
 
-from keras_colorize.colorizer import Colorizer, load_photo
-from keras_colorize.images import MAX_PIXELS, UnreadableImageError
-from keras_colorize.photo_files import plan_outputs, print_summary
-from keras_colorize.runtimes import INFERENCE_PRECISIONS, RUNTIMES, MissingRuntimeError, choose
+from keras_colorize import command
+from keras_colorize.choices import INFERENCE_PRECISIONS, RUNTIMES
+from keras_colorize.images import IMAGE_EXTENSIONS, MAX_PIXELS, UnreadableImageError
+from keras_colorize.photo_files import (
+    ALREADY_DONE,
+    plan_outputs,
+    print_summary,
+    renamed,
+    split_done,
+    write_manifest,
+)
 
+# TensorFlow and Keras are imported by main(), so that --help starts without them.
 FLAGS = flags.FLAGS
 
 
@@ -65,17 +77,26 @@ def define_flags() -> None:
         None,
         "Photo files or folders to quantise with (int8, when the model has no int8 file).",
     )
+    flags.DEFINE_bool("overwrite", False, "Redo photos whose output already exists (default: skip them).")
 
 
-def _write(path: str, rgb: np.ndarray, original: np.ndarray | None) -> None:
+REQUIRED = ("input", "output")
+
+
+def _write(path: str, rgb, original) -> None:
+    """Write the PNG to a temporary name and rename it: a file at `path` is always complete."""
+    import numpy as np
+    from PIL import Image
+
+    from keras_colorize.checkpointing import atomic_write
+
     if original is not None:
         rgb = np.concatenate([original, rgb], axis=1)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    Image.fromarray(rgb).save(path)
+    atomic_write(path, lambda temporary: Image.fromarray(rgb).save(temporary, format="PNG"))
 
 
 def colorize_files(
-    colorizer: Colorizer,
+    colorizer,
     pairs: list[tuple[str, str]],
     temperature: float | None,
     batch_size: int,
@@ -83,9 +104,24 @@ def colorize_files(
     progress: bool = True,
     max_pixels: int = MAX_PIXELS,
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Colorize and write each pair; returns (number written, [(input, reason) skipped])."""
+    """Colorize and write each pair; returns (number written, [(input, reason) skipped]).
+
+    Args:
+        colorizer: a `kc.Colorizer`.
+        pairs: (input photo, output PNG) pairs.
+        temperature: the annealed-mean temperature (None: the model's).
+        batch_size: photos per forward pass.
+        side_by_side: write the input beside the colorized photo.
+        progress: show a progress bar (only drawn on a terminal: no escape codes in logs).
+        max_pixels: skip larger photos.
+    """
+    import keras
+
+    from keras_colorize.colorizer import load_photo
+
     done, skipped = 0, []
-    bar = keras.utils.Progbar(len(pairs), unit_name="photo") if progress else None
+    drawn = progress and sys.stdout.isatty()
+    bar = keras.utils.Progbar(len(pairs), unit_name="photo") if drawn else None
     for start in range(0, len(pairs), batch_size):
         loaded = []
         for path, target in pairs[start : start + batch_size]:
@@ -116,43 +152,61 @@ def colorize_files(
     return done, skipped
 
 
-def main(argv):
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Colorize --input into --output; returns the exit status (see the module's docstring).
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
     del argv
     if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        raise app.UsageError(f"--temperature must be > 0, got {FLAGS.temperature}")
-    try:
-        pairs, missing = plan_outputs(FLAGS.input, FLAGS.output)
-    except ValueError as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 2
+        raise command.UsageError(
+            f"--temperature must be > 0, got {FLAGS.temperature:g}; lower is more vivid, the default is 0.38"
+        )
+    pairs, missing = plan_outputs(FLAGS.input, FLAGS.output)
+    if missing and not pairs and len(missing) == len(FLAGS.input):
+        raise command.UsageError(f"--input={missing[0]}: no such file or folder; check the path")
+    if not pairs and not missing:
+        raise command.UsageError(
+            f"no photos in --input={','.join(FLAGS.input)} (searched recursively for "
+            f"{' '.join(IMAGE_EXTENSIONS)}); point --input at photo files or folders"
+        )
+    todo, already = split_done(pairs, FLAGS.overwrite)
+    for path, target in renamed(pairs):
+        print(f"{path} -> {target} (another input has the same name)")
     skipped = [(path, "no such file or folder") for path in missing]
-    done = 0
-    if pairs:
-        try:
-            choice = choose(FLAGS.runtime, FLAGS.precision)
-        except (MissingRuntimeError, ValueError) as error:
-            print(f"Error: {error}", file=sys.stderr)
-            return 2
-        print(f"Network: {choice.runtime} {choice.precision} ({choice.why})")
-        try:
-            colorizer = Colorizer.from_preset(
-                FLAGS.model, choice.runtime, choice.precision, FLAGS.calibration_data
-            )
-        except MissingRuntimeError as error:
-            print(f"Error: {error}", file=sys.stderr)
-            return 2
-        except (FileNotFoundError, ValueError) as error:
-            print(f"Error: --model: {error}", file=sys.stderr)
-            return 2
+    done, status = 0, dict.fromkeys(already, ALREADY_DONE)
+    if todo:
+        colorizer = _load_colorizer()
         done, failed = colorize_files(
-            colorizer, pairs, FLAGS.temperature, FLAGS.batch_size, FLAGS.side_by_side, True, FLAGS.max_pixels
+            colorizer, todo, FLAGS.temperature, FLAGS.batch_size, FLAGS.side_by_side, True, FLAGS.max_pixels
         )
         skipped += failed
-    print_summary(done, len(pairs) + len(missing), skipped, FLAGS.output)
-    return 0 if done else 1
+        reasons = dict(failed)
+        status |= {path: reasons.get(path, "colorized") for path, _ in todo}
+    manifest = write_manifest(FLAGS.output, pairs, status)
+    print_summary(done, len(todo), skipped, FLAGS.output, len(already))
+    print(f"Inputs and outputs: {manifest}")
+    if skipped:
+        print(
+            f"error: {len(skipped)} input(s) could not be colorized (listed above with the reason); fix or "
+            "remove them and run again: the photos already done are skipped",
+            file=sys.stderr,
+        )
+        return command.EXIT_SOME_FAILED
+    return command.EXIT_OK
+
+
+def _load_colorizer():
+    """The --model Colorizer on the --runtime / --precision chosen (errors name the flag)."""
+    from keras_colorize.runtimes import choose
+
+    choice = choose(FLAGS.runtime, FLAGS.precision)
+    colorizer = command.load_model(FLAGS.model, choice.runtime, choice.precision, FLAGS.calibration_data)
+    print(f"Network: {choice.runtime} {choice.precision} ({choice.why})")
+    return colorizer
 
 
 if __name__ == "__main__":
-    define_flags()
-    flags.mark_flags_as_required(["input", "output"])
-    app.run(main)
+    command.run(main, define_flags, __doc__, REQUIRED)

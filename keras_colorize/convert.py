@@ -32,21 +32,28 @@ it is, and T = 1 reproduces both. The assumption is printed, is the preset's
 temperature, and is written to its metadata (`assumed_temperature`,
 `assumption`). The preset holds no prior (the authors' training prior is not
 part of the release): `evaluate --prior=` supplies one.
+
+Exit status: 0 converted, 2 usage error (one `error:` line: a file that is
+not the published checkpoint, an --output that holds a preset, no PyTorch).
 """
+
+from __future__ import annotations
 
 import hashlib
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-from keras_colorize.bins import NUM_BINS, bin_centers
-from keras_colorize.colorizer import Colorizer
-from keras_colorize.layers import WORK_SIZE
-from keras_colorize.model import VARIANTS, build_model
-from keras_colorize.presets import WEIGHTS_DTYPES
+from keras_colorize import command
+from keras_colorize.choices import WEIGHTS_DTYPES
+
+if TYPE_CHECKING:
+    import keras
+
+# Keras and TensorFlow are imported by the functions that need them, so that --help starts without them.
 
 RELEASE_URL = "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth"
 CAFFE_ANNEALING_SCALE = 2.606  # conv8_313_rh of the published Caffe deploy net
@@ -75,7 +82,8 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         import torch
     except ImportError as error:
         raise ImportError(
-            "Reading PyTorch checkpoints needs PyTorch: pip install 'keras-colorize[convert]'"
+            "reading PyTorch checkpoints needs PyTorch: pip install -e '.[convert]' in the repository "
+            "(or pip install torch==2.13.0)"
         ) from error
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -83,7 +91,10 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({error})") from error
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (torch.load: {error}); pass the .pth file "
+            f"published at {RELEASE_URL}"
+        ) from error
     if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
         checkpoint = checkpoint["state_dict"]
     if not isinstance(checkpoint, Mapping) or not checkpoint:
@@ -110,6 +121,8 @@ def torch_targets(model: keras.Model) -> dict[str, keras.Variable]:
     norm, so conv j sits at index 2(j - 1) and the norm at 2 * convs; model8
     is deconv, ReLU, conv, ReLU, conv, ReLU, 1x1 conv to the logits.
     """
+    from keras_colorize.model import VARIANTS
+
     targets = {}
     for k, block in enumerate(VARIANTS["full"], start=1):
         for j in range(1, block.convs + 1):
@@ -145,6 +158,8 @@ def decoder_ab_scale(state_dict: Mapping[str, np.ndarray]) -> float:
     """
     if DECODER_KEY not in state_dict:
         raise CheckpointError(f"missing key {DECODER_KEY!r} (the port's 313 -> 2 decoding layer)")
+    from keras_colorize.bins import NUM_BINS, bin_centers
+
     weight = np.asarray(state_dict[DECODER_KEY], np.float64)
     expected = (2, NUM_BINS, 1, 1)
     if weight.shape != expected:
@@ -223,11 +238,15 @@ def convert(
             the Caffe model's x2.606; sets the temperature the docs recommend.
         weights_dtype: "float32" (exact) or "float16" (half the size).
     """
+    from keras_colorize.colorizer import Colorizer
+    from keras_colorize.layers import WORK_SIZE
+    from keras_colorize.model import build_model
+
     torch_checkpoint, output = os.fspath(torch_checkpoint), os.fspath(output)
     if output.endswith((".keras", ".h5")):
         raise ValueError(f"--output is a preset folder, got the file name {output!r}")
     if os.path.exists(os.path.join(output, "config.json")):
-        raise FileExistsError(f"{output} already holds a preset; choose another --output")
+        raise FileExistsError(f"{output} already holds a preset (never overwritten); choose another --output")
     if weights_dtype not in WEIGHTS_DTYPES:
         raise ValueError(f"weights_dtype must be one of {WEIGHTS_DTYPES}, got {weights_dtype!r}")
     state_dict = load_state_dict(torch_checkpoint)
@@ -274,12 +293,19 @@ def define_flags() -> None:
         "Assume the release's model8.6 already multiplies the logits by 2.606 (the Caffe model's "
         "conv8_313_rh); then T=1 reproduces the paper. Default: not folded in, T=1/2.606 does.",
     )
-    flags.mark_flags_as_required(["torch_checkpoint", "output"])
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+REQUIRED = ("torch_checkpoint", "output")
+
+
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Convert --torch_checkpoint into the preset folder --output; returns the exit status.
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
+    del argv
     config = convert(
         FLAGS.torch_checkpoint, FLAGS.output, FLAGS.logits_include_annealing, FLAGS.weights_dtype
     )
@@ -292,8 +318,8 @@ def main(argv):
         "our decoders use the bin table in ab units)."
     )
     print(config["assumption"])
+    return command.EXIT_OK
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    command.run(main, define_flags, __doc__, REQUIRED)

@@ -20,27 +20,20 @@ provenance.
 --runtime=onnxruntime|openvino` runs it. --precision: the SavedModel in
 float32 or bfloat16, ONNX and OpenVINO in float32 or int8 (quantised with
 --calibration_data; OpenVINO's bfloat16 is chosen when its IR is compiled).
+
+Exit status: 0 exported, 2 usage error (one `error:` line, e.g. a version
+that exists or a model that cannot be loaded).
 """
 
 import os
-import sys
 
-import keras
-from absl import app, flags
+from absl import flags
 
-from keras_colorize.checkpointing import atomic_directory, atomic_write_json
-from keras_colorize.colorizer import Colorizer
+from keras_colorize import command
+from keras_colorize.choices import FORMATS, INFERENCE_PRECISIONS
 from keras_colorize.images import MAX_PIXELS
-from keras_colorize.presets import CONFIG_FILE, METADATA_FILE, preset_metadata
-from keras_colorize.runtimes import (
-    FORMATS,
-    INFERENCE_PRECISIONS,
-    MissingRuntimeError,
-    network_file,
-    write_network,
-)
-from keras_colorize.runtimes.precision import bfloat16_colorizer, resolve_inference_precision
-from keras_colorize.serving_graph import signature_functions
+
+# TensorFlow and Keras are imported by the functions that need them, so that --help starts without them.
 
 
 def next_version(export_dir: str) -> int:
@@ -59,12 +52,15 @@ def version_dir(export_dir: str, version: int | None) -> str:
         raise ValueError(f"version must be a non-negative integer, got {version}")
     target = os.path.join(export_dir, str(version))
     if os.path.exists(target):
-        raise FileExistsError(f"{target} already exists; choose another --version (never overwritten)")
+        raise FileExistsError(
+            f"{target} already exists (versions are never overwritten); choose another --version or "
+            "leave it out for the next one"
+        )
     return target
 
 
 def export_saved_model(
-    colorizer: Colorizer,
+    colorizer,
     export_dir: str,
     version: int | None = None,
     max_pixels: int = MAX_PIXELS,
@@ -75,7 +71,21 @@ def export_saved_model(
     The working size and the default temperature are the Colorizer's own;
     `precision` "bfloat16" makes the graph's network compute in bfloat16
     (float32 variables, logits and softmax).
+
+    Args:
+        colorizer: a `kc.Colorizer`.
+        export_dir: the model's base folder (TF Serving's model_base_path).
+        version: the version folder's number (default: the next integer).
+        max_pixels: larger photos are refused with INVALID_ARGUMENT.
+        precision: "float32" or "bfloat16".
     """
+    import keras
+
+    from keras_colorize.checkpointing import atomic_directory, atomic_write_json
+    from keras_colorize.presets import CONFIG_FILE, METADATA_FILE, preset_metadata
+    from keras_colorize.runtimes.precision import bfloat16_colorizer
+    from keras_colorize.serving_graph import signature_functions
+
     target = version_dir(export_dir, version)
     if precision == "bfloat16":
         colorizer = bfloat16_colorizer(colorizer)
@@ -96,14 +106,26 @@ def export_saved_model(
 
 
 def export_network(
-    colorizer: Colorizer,
+    colorizer,
     export_dir: str,
     fmt: str,
     precision: str = "float32",
     version: int | None = None,
     calibration_data: list[str] | None = None,
 ) -> str:
-    """--format=onnx|openvino: a preset folder at export_dir/<version> with the network; returns it."""
+    """--format=onnx|openvino: a preset folder at export_dir/<version> with the network; returns it.
+
+    Args:
+        colorizer: a `kc.Colorizer`.
+        export_dir: the base folder.
+        fmt: "onnx" or "openvino".
+        precision: "float32", "bfloat16" (OpenVINO) or "int8".
+        version: the version folder's number (default: the next integer).
+        calibration_data: photo files or folders for int8.
+    """
+    from keras_colorize.checkpointing import atomic_directory
+    from keras_colorize.runtimes import network_file, write_network
+
     target = version_dir(export_dir, version)
     with atomic_directory(target) as staging:
         colorizer.save_to_preset(staging)
@@ -133,28 +155,39 @@ def define_flags() -> None:
     flags.DEFINE_multi_string("calibration_data", None, "Photo files or folders for int8 (a few hundred).")
 
 
-def main(argv):
+REQUIRED = ("model", "export_dir")
+
+
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Export --model to --export_dir/<version>; returns the exit status.
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
+    from keras_colorize.colorizer import Colorizer
+    from keras_colorize.runtimes.precision import resolve_inference_precision
+
     del argv
     overrides = {"work_size": FLAGS.work_size, "temperature": FLAGS.temperature}
-    colorizer = Colorizer.from_preset(FLAGS.model, **{k: v for k, v in overrides.items() if v is not None})
     try:
-        precision, why = resolve_inference_precision(FLAGS.precision, _FORMAT_RUNTIME[FLAGS.format])
-        if FLAGS.format != "saved_model":
-            path = export_network(
-                colorizer, FLAGS.export_dir, FLAGS.format, precision, FLAGS.version, FLAGS.calibration_data
-            )
-            print(f"Exported {FLAGS.model} to {path} ({FLAGS.format} {precision}: {why})")
-            return 0
-    except (ValueError, MissingRuntimeError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 2
+        colorizer = Colorizer.from_preset(
+            FLAGS.model, **{k: v for k, v in overrides.items() if v is not None}
+        )
+    except (FileNotFoundError, ValueError) as error:
+        raise command.UsageError(f"--model: {error}") from None
+    precision, why = resolve_inference_precision(FLAGS.precision, _FORMAT_RUNTIME[FLAGS.format])
+    if FLAGS.format != "saved_model":
+        path = export_network(
+            colorizer, FLAGS.export_dir, FLAGS.format, precision, FLAGS.version, FLAGS.calibration_data
+        )
+        print(f"Exported {FLAGS.model} to {path} ({FLAGS.format} {precision}: {why})")
+        return command.EXIT_OK
     path = export_saved_model(colorizer, FLAGS.export_dir, FLAGS.version, FLAGS.max_pixels, precision)
     names = ["serving_default", "colorize", "ab"] + ([] if colorizer.regression else ["distribution"])
     print(f"Exported {FLAGS.model} to {path} ({precision}: {why}; signatures: {', '.join(names)})")
-    return 0
+    return command.EXIT_OK
 
 
 if __name__ == "__main__":
-    define_flags()
-    flags.mark_flags_as_required(["model", "export_dir"])
-    app.run(main)
+    command.run(main, define_flags, __doc__, REQUIRED)

@@ -92,7 +92,10 @@ def image_from_bytes(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_P
     except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, UnreadableImageError):
             raise
-        raise UnreadableImageError(f"{name}: corrupt or truncated image ({error})") from None
+        detail = str(error)
+        if "truncated" in detail:  # Pillow: "image file is truncated (2 bytes not processed)"
+            detail = f"the file ends before its image data does: only {len(data):,} bytes"
+        raise UnreadableImageError(f"{name}: corrupt or truncated image ({detail})") from None
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:

@@ -1,10 +1,16 @@
 """Photo files in, PNG files out: the bookkeeping shared by the CLI and the serving client.
 
 Outputs mirror the inputs' folder layout, inputs are never overwritten, and
-every skipped file is reported with its reason.
+every skipped file is reported with its reason. Every run writes
+`<output>/manifest.csv` (input, output, status), so renamed outputs
+(`coffee.jpg` and `coffee.png` -> `coffee.png`, `coffee-1.png`) are on record,
+and outputs that already exist are skipped unless `--overwrite`, which makes an
+interrupted run over a large collection resumable.
 """
 
 import collections
+import csv
+import io
 import os
 
 from keras_colorize.images import list_images
@@ -54,8 +60,76 @@ def plan_outputs(inputs: list[str], output: str) -> tuple[list[tuple[str, str]],
     return pairs, missing
 
 
-def print_summary(done: int, total: int, skipped: list[tuple[str, str]], output: str) -> None:
+MANIFEST = "manifest.csv"
+ALREADY_DONE = "already done"
+
+
+def renamed(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs whose output is not named after the input (two inputs with one stem)."""
+    return [
+        (path, target)
+        for path, target in pairs
+        if os.path.splitext(os.path.basename(target))[0] != os.path.splitext(os.path.basename(path))[0]
+    ]
+
+
+def split_done(pairs: list[tuple[str, str]], overwrite: bool) -> tuple[list[tuple[str, str]], list[str]]:
+    """(pairs still to do, inputs whose output already exists); with `overwrite`, everything is to do.
+
+    Args:
+        pairs: (input, output) from `plan_outputs`.
+        overwrite: redo outputs that exist.
+    """
+    if overwrite:
+        return list(pairs), []
+    todo = [(path, target) for path, target in pairs if not os.path.isfile(target)]
+    return todo, [path for path, target in pairs if os.path.isfile(target)]
+
+
+def write_manifest(output: str, pairs: list[tuple[str, str]], status: dict[str, str]) -> str:
+    """Write `<output>/manifest.csv`: input, output and status (colorized, already done, or the reason).
+
+    Written to a temporary name and renamed. Returns the manifest's path.
+
+    Args:
+        output: the output folder.
+        pairs: (input, output) of every photo of the run.
+        status: input -> its status; inputs not in it are "not done".
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["input", "output", "status"])
+    for path, target in pairs:
+        writer.writerow([path, target, status.get(path, "not done")])
+    path = os.path.join(output, MANIFEST)
+    os.makedirs(output, exist_ok=True)
+    temporary = os.path.join(output, f".tmp-{os.getpid()}-{MANIFEST}")
+    with open(temporary, "w", encoding="utf-8", newline="") as file:
+        file.write(buffer.getvalue())
+    os.replace(temporary, path)
+    return path
+
+
+def print_summary(
+    done: int, total: int, skipped: list[tuple[str, str]], output: str, already: int = 0
+) -> None:
+    """The run's last lines: how many were colorized, already done, skipped (each with its reason).
+
+    Args:
+        done: photos colorized now.
+        total: photos found (missing inputs are not photos).
+        skipped: (input, reason) of each that failed.
+        output: the output folder.
+        already: photos whose output existed and were left alone.
+    """
+    if already and not total:
+        print(
+            f"All {already} photo(s) already done in {output} (their outputs exist); --overwrite redoes them"
+        )
+        return
     print(f"Colorized {done} of {total} photo(s) into {output}")
+    if already:
+        print(f"Left {already} already done (their outputs exist); --overwrite redoes them")
     if skipped:
         kinds = collections.Counter(skip_kind(reason) for _, reason in skipped)
         print(f"Skipped {len(skipped)}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))

@@ -7,6 +7,8 @@ square), the ab values at every 4th pixel exactly as the training targets
 see them (`training_pair`), each assigned to its nearest bin and counted.
 The counts are smoothed (`rebalance.smooth_prior`) and saved as float64
 [313] summing to 1: the prior from which the rebalancing weights come.
+
+Exit status: 0 saved, 2 usage error (one `error:` line, e.g. no readable photos).
 """
 
 import dataclasses
@@ -15,8 +17,9 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags, logging
 
+from keras_colorize import command
 from keras_colorize.bins import NUM_BINS, bin_centers, nearest_bin
 from keras_colorize.data import make_dataset
 from keras_colorize.data.sources import open_catalog
@@ -121,23 +124,30 @@ def define_flags() -> None:
     flags.DEFINE_integer("image_size", 256, "Crop size, as in training.", lower_bound=8)
     flags.DEFINE_integer("batch_size", 32, "Photos per batch.", lower_bound=1)
     flags.DEFINE_integer("max_images", None, "Use about this many photos (every k-th).", lower_bound=1)
-    flags.mark_flags_as_required(["data_dir"])
 
 
-def main(argv):
+REQUIRED = ("data_dir",)
+
+
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Count, smooth and save the prior of --data_dir; returns the exit status.
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
     del argv
-    try:
-        counted = count_bins(FLAGS.data_dir, FLAGS.image_size, FLAGS.batch_size, FLAGS.max_images)
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
+    counted = count_bins(FLAGS.data_dir, FLAGS.image_size, FLAGS.batch_size, FLAGS.max_images)
     if not counted.photos:
-        raise SystemExit(f"No readable photos in {FLAGS.data_dir}.")
+        raise command.UsageError(
+            f"no readable photos in --data_dir={','.join(FLAGS.data_dir)}; check the path"
+        )
     prior = smooth_prior(counted.counts)
     save_prior(FLAGS.output, prior)
     print(summary(counted, prior))
     print(f"Saved {FLAGS.output}")
+    return command.EXIT_OK
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    command.run(main, define_flags, __doc__, REQUIRED)

@@ -6,13 +6,24 @@ turns flags into a `TrainConfig`. Defaults are the paper's (Zhang et al.
 0.9, beta2 0.99), weight decay 1e-3, lr drops at 200k and 375k steps,
 450k steps. A run resumes from the newest checkpoint in --model_dir; see
 `trainer.py` for the loop and docs/performance.md for speed.
+
+A flagfile sets defaults and the flags after it override them. --train_data
+and --val_data given on the command line replace the flagfile's (they do not
+add to them), so any config trains on your photos:
+
+    python -m keras_colorize.train --flagfile=configs/quickstart.cfg --train_data=my_photos/ \
+        --val_data=my_photos/ --model_dir=runs/mine
+
+Exit status: 0 trained, 1 the run failed (a non-finite loss: the message names
+the step and the last good checkpoint), 2 usage error (one `error:` line).
 """
 
 import dataclasses
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
+from keras_colorize import command
 from keras_colorize.distribute import STRATEGIES
 from keras_colorize.model import VARIANTS
 from keras_colorize.precision import PRECISIONS
@@ -43,8 +54,10 @@ def define_flags(flag_values: flags.FlagValues) -> None:
     """The CLI flags, one per `TrainConfig` field."""
     d = TrainConfig()
     fv = {"flag_values": flag_values}
-    flags.DEFINE_multi_string("train_data", [], "Training photos: folders or TFRecord patterns.", **fv)
-    flags.DEFINE_multi_string("val_data", [], "Validation photos: folders or TFRecord patterns.", **fv)
+    data = "folders (recursive), photo files or TFRecord patterns; repeatable; on the command line they "
+    data += "replace a flagfile's"
+    flags.DEFINE_multi_string("train_data", [], f"Training photos: {data}.", **fv)
+    flags.DEFINE_multi_string("val_data", [], f"Validation photos: {data}.", **fv)
     flags.DEFINE_string("model_dir", None, "Checkpoints, logs and the final model go here.", **fv)
     flags.DEFINE_integer("image_size", d.image_size, "Square training crop size (multiple of 8).", **fv)
     flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size (all replicas).", **fv)
@@ -92,30 +105,78 @@ def config_from_flags(flag_values: flags.FlagValues) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+DATA_FLAGS = ("train_data", "val_data")
+
+
+def command_line_values(argv: list[str], names: tuple[str, ...] = DATA_FLAGS) -> dict[str, list[str]]:
+    """The values of the repeatable flags `names` given on the command line itself (not in a flagfile).
+
+    Args:
+        argv: the program name and its arguments.
+        names: flag names.
+    """
+    found: dict[str, list[str]] = {}
+    args = argv[1:]
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg.startswith(f"--{name}="):
+                found.setdefault(name, []).append(arg.split("=", 1)[1])
+            elif arg == f"--{name}" and i + 1 < len(args):
+                found.setdefault(name, []).append(args[i + 1])
+    return found
+
+
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Train as the flags say; returns the exit status.
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
+    del argv
     try:
         run_training(config_from_flags(CLI_FLAGS))
-    except (ValueError, NonFiniteLossError) as error:
+    except NonFiniteLossError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+        return command.EXIT_SOME_FAILED
+    return command.EXIT_OK
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """Parse into CLI_FLAGS (--flagfile included); exit with the problem on bad flags."""
-    if {"--help", "-h", "--helpshort", "--helpfull"} & set(argv[1:]):
-        print(__doc__ + "\nFlags:\n" + CLI_FLAGS.get_help())
-        sys.exit(0)
+    """Parse into CLI_FLAGS (--flagfile included); exit with one `error:` line on bad flags.
+
+    --train_data / --val_data on the command line replace the values a flagfile gave.
+
+    Args:
+        argv: the program name and its arguments.
+    """
+    if command.is_help(argv):
+        print(command.help_text(__doc__, CLI_FLAGS))
+        sys.exit(command.EXIT_OK)
     flags.FLAGS(argv[:1])  # absl's own flags keep their defaults
     logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint INFO lines are noise here
-    try:
-        return CLI_FLAGS(argv)
-    except flags.Error as error:
-        print(f"error: {error}\nRun with --help for the flags.", file=sys.stderr)
-        sys.exit(1)
+    if "verbose" not in CLI_FLAGS:
+        about = "Show TensorFlow's and the decoders' log lines."
+        flags.DEFINE_bool("verbose", False, about, flag_values=CLI_FLAGS)
+    rest = command.parse_or_exit(CLI_FLAGS, argv)
+    for name, values in command_line_values(argv).items():
+        CLI_FLAGS[name].value = values
+    return rest
+
+
+def cli(argv: list[str] | None = None) -> None:
+    """`python -m keras_colorize.train` / `keras-colorize train`.
+
+    Args:
+        argv: the program name and its arguments (default: sys.argv).
+    """
+    argv = list(sys.argv if argv is None else argv)
+    command.quiet_logs(command.wants_verbose(argv))
+    if "train_data" not in CLI_FLAGS:
+        define_flags(CLI_FLAGS)
+    parse_flags(argv)
+    sys.exit(main(argv[:1]))
 
 
 if __name__ == "__main__":
-    define_flags(CLI_FLAGS)
-    app.run(main, flags_parser=parse_flags)
+    cli()

@@ -10,9 +10,12 @@ gRPC (PredictionService.Predict / GetModelMetadata) by default, REST with
 through (a request that fails INVALID_ARGUMENT is retried once, in case the
 server's batching merged it with someone else's bad photo). Photos with an
 EXIF orientation are sent upright (re-encoded as PNG), as the Python API and
-CLI see them. Outputs are PNGs laid out as
-`python -m keras_colorize.colorize` does. Exit status: 0 if any photo was
-colorized, 1 if none, 2 if the server or model could not be used at all.
+CLI see them; formats the server does not decode (TIFF, and anything else
+Pillow reads but the graph's JPEG/PNG/GIF/BMP/WebP decoders do not) are
+re-encoded as PNG here, so the client accepts what the CLI accepts. Outputs
+are PNGs laid out as `python -m keras_colorize.colorize` does. Exit status
+(as every command's): 0 done, 1 some photos failed (listed), 2 the server or
+model could not be used at all, or a usage error (one `error:` line).
 """
 
 import base64
@@ -29,6 +32,7 @@ from PIL import Image, ImageOps
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
+from keras_colorize.command import fail
 from keras_colorize.photo_files import plan_outputs, print_summary
 
 FLAGS = flags.FLAGS
@@ -58,13 +62,22 @@ class ServerError(Exception):
         self.code = code
 
 
+# What the SavedModel's decoders read (keras_colorize.serving_graph.FORMATS, as Pillow names them).
+SERVED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
+
+
 def upright_bytes(path: str) -> bytes:
-    """The file's bytes, or a PNG of it turned upright if its EXIF says it is rotated."""
+    """The file's bytes, or a PNG of it if it is rotated (EXIF) or in a format the server cannot decode.
+
+    Args:
+        path: the photo file.
+    """
     with open(path, "rb") as file:
         data = file.read()
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.getexif().get(0x0112, 1) == 1:  # orientation tag: already upright
+            upright = image.getexif().get(0x0112, 1) == 1  # orientation tag: already upright
+            if upright and image.format in SERVED_FORMATS:
                 return data
             buffer = io.BytesIO()
             ImageOps.exif_transpose(image).save(buffer, "PNG")
@@ -203,8 +216,7 @@ def main(argv):
         try:
             signatures = client.metadata()
         except ServerError as error:
-            print(f"Error: {where}, model {FLAGS.model_name}: {error}", file=sys.stderr)
-            return 2
+            return fail(f"{where}, model {FLAGS.model_name}: {error}; check --server and --model_name")
         for key, sides in sorted(signatures.items()):
             if key.startswith("__"):  # the SavedModel's init op, not a signature to call
                 continue
@@ -213,12 +225,11 @@ def main(argv):
             print(f"{key}: {inputs} -> {outputs}")
         return 0
     if not FLAGS.input or not FLAGS.output:
-        raise app.UsageError("--input and --output are required (or use --metadata)")
+        return fail("--input and --output are required (or use --metadata); run with --help for the flags")
     try:
         pairs, missing = plan_outputs(FLAGS.input, FLAGS.output)
     except ValueError as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error))
     skipped = [(path, "no such file or folder") for path in missing]
     done = 0
     for path, target in pairs:
@@ -229,16 +240,18 @@ def main(argv):
             continue
         except ServerError as error:
             if error.code in {code.name for code in FATAL}:  # every other request would fail the same way
-                print(f"Error: {where}, model {FLAGS.model_name}: {error}", file=sys.stderr)
-                return 2
+                return fail(f"{where}, model {FLAGS.model_name}: {error}; check the server and model")
             skipped.append((path, str(error)))
             continue
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         with open(target, "wb") as file:
             file.write(png)
         done += 1
-    print_summary(done, len(pairs) + len(missing), skipped, FLAGS.output)
-    return 0 if done else 1
+    print_summary(done, len(pairs), skipped, FLAGS.output)
+    if skipped:
+        print(f"error: {len(skipped)} input(s) failed (listed above with the reason)", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -95,7 +95,8 @@ def test_cli_end_to_end_matches_the_python_api(model_path, photo_paths, tmp_path
          f"--input={extra}", f"--output={output}", "--batch_size=3", "--temperature=0.3"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]  # 1: some inputs failed, each listed
+    assert "error: 4 input(s) could not be colorized" in result.stderr
     bad = sorted(name for name, words in expectations.items() if words is not None)
     good = len(photo_paths[:5]) + 1 + len(expectations) - len(bad)
     assert f"Colorized {good} of {good + len(bad)} photo(s)" in result.stdout
@@ -122,7 +123,7 @@ def test_model_is_a_preset_name_folder_or_keras_file(model_path, photo_paths, tm
     one = f"--input={photo_paths[0]}"
     monkeypatch.setattr(presets, "DEFAULT_PRESET", None)
     assert _run_in_process(one, f"--output={tmp_path / 'a'}") == 2  # no --model: the default preset
-    assert "Error: --model: No default preset" in capsys.readouterr().err
+    assert "error: --model: No default preset" in capsys.readouterr().err
     assert _run_in_process(f"--model={tmp_path}", one, f"--output={tmp_path / 'b'}") == 2
     assert "a folder but not a preset" in capsys.readouterr().err
     keras_file = tmp_path / "model.keras"

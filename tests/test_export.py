@@ -7,7 +7,6 @@ import struct
 import subprocess
 import sys
 import textwrap
-import zlib
 
 import numpy as np
 import pytest
@@ -153,13 +152,6 @@ def test_valid_oddities_in_the_graph(loaded, photo_paths):
     assert gif.max() < 60  # the black first frame (up to gamut clipping), not the white one
 
 
-def _fake_png(width: int, height: int) -> bytes:
-    """A PNG header claiming this size, with no pixel data behind it."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
-
-
 def test_bad_inputs_fail_with_invalid_argument_naming_the_problem(loaded, photo_paths):
     serve = loaded.signatures["serving_default"]
     colorize = loaded.signatures["colorize"]
@@ -175,7 +167,7 @@ def test_bad_inputs_fail_with_invalid_argument_naming_the_problem(loaded, photo_
         assert (words or "Invalid JPEG data") in message, (name, message)
         assert "image_bytes[1]" in message or not words, (name, message)
     # The limit is read from the header: a PNG claiming 12000x9000 with no pixels is refused as too large.
-    message = error(serve, image_bytes=tf.constant([_fake_png(12000, 9000)]))
+    message = error(serve, image_bytes=tf.constant([generate.fake_png(12000, 9000)]))
     assert "image_bytes[0]: too large, 12000x9000 = 108.0 megapixels (the limit is 50 megapixels)" in message
     assert "Empty batch" in error(serve, image_bytes=tf.constant([], tf.string))
     assert "temperature must be > 0" in error(

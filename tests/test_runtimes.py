@@ -180,7 +180,7 @@ def test_missing_runtime_is_one_clear_line(monkeypatch, tmp_path, capsys, preset
     assert (
         "\n" not in message
         and f"needs {runtime}" in message
-        and 'pip install "keras-colorize[cpu]"' in message
+        and 'pip install -e ".[cpu]" in the repository' in message
     )
     assert installed.EXTRA == "cpu"
     # The CLI prints it and exits with 2, no traceback.

@@ -144,8 +144,8 @@ def test_cli_reports_a_missing_data_folder(tmp_path):
     result = subprocess.run(
         [*command, f"--model_dir={tmp_path}"], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
-    assert result.returncode == 1
-    assert "--train_data '/no/such/photos': no such folder" in result.stderr
+    assert result.returncode == 2  # a usage error
+    assert "error: --train_data '/no/such/photos': no such folder" in result.stderr
 
 
 PAPER_CONFIGS = ("paper.cfg", "ablation_4block.cfg", "ablation_5block_dilated.cfg", "l2_baseline.cfg")

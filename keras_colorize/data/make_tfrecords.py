@@ -10,6 +10,9 @@ file list, the same index `make_dataset` gives when reading the folders) and
 "name" (its path relative to its input folder). Photos are spread over the
 shards in a seeded random order, so each shard mixes all folders. Unreadable
 files are left out and listed.
+
+Exit status: 0 written, 1 some photos were unreadable (listed), 2 usage
+error (one `error:` line, e.g. no photos in --input).
 """
 
 import concurrent.futures
@@ -19,8 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
+from keras_colorize import command
 from keras_colorize.images import UnreadableImageError, decode_image, image_from_bytes, list_images
 
 
@@ -127,20 +131,25 @@ def define_flags() -> None:
     flags.DEFINE_string("output", None, "Output prefix: writes <output>-SSSSS-of-NNNNN.tfrecord.")
     flags.DEFINE_integer("num_shards", 16, "Number of shard files.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed of the order in which photos are spread over the shards.")
-    flags.mark_flags_as_required(["input", "output"])
 
 
-def main(argv):
+REQUIRED = ("input", "output")
+
+
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Write --input's photos to --num_shards shards; returns the exit status.
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
     del argv
-    try:
-        summary = write_tfrecords(FLAGS.input, FLAGS.output, FLAGS.num_shards, FLAGS.seed)
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
+    summary = write_tfrecords(FLAGS.input, FLAGS.output, FLAGS.num_shards, FLAGS.seed)
     print(summary.message())
     if not summary.written:
-        raise SystemExit(f"No readable photos in {FLAGS.input}.")
+        raise command.UsageError(f"no readable photos in --input={','.join(FLAGS.input)}; check the path")
+    return command.EXIT_SOME_FAILED if summary.skipped else command.EXIT_OK
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    command.run(main, define_flags, __doc__, REQUIRED)

@@ -21,6 +21,8 @@ import tempfile
 import keras
 import numpy as np
 
+from keras_colorize.choices import WEIGHTS_DTYPES
+
 # The bundled preset used when no model is named (None: none is bundled yet).
 DEFAULT_PRESET: str | None = None
 
@@ -28,7 +30,6 @@ PRESETS_DIR = os.path.dirname(os.path.abspath(__file__))
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
-WEIGHTS_DTYPES = ("float32", "float16")
 OVERRIDES = ("temperature", "work_size", "decoding", "prior", "metadata")
 
 
@@ -77,7 +78,9 @@ def resolve(name_or_path: str | os.PathLike | None) -> str:
     if os.sep not in path and "/" not in path and is_preset(bundled):
         return bundled
     names = ", ".join(bundled_presets()) or "none bundled"
-    raise FileNotFoundError(f"{path}: no such preset, preset folder or .keras file (presets: {names})")
+    raise FileNotFoundError(
+        f"{path}: no such preset, preset folder or .keras file (bundled presets: {names}); check the path"
+    )
 
 
 def load_colorizer(name_or_path: str | os.PathLike | None = None, **overrides):

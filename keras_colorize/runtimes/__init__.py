@@ -13,7 +13,7 @@ One module per job:
 `kc.Colorizer.from_preset(..., runtime=..., precision=...)` and
 `python -m keras_colorize.colorize --runtime=... --precision=...` put a runner
 in place of the Keras backbone; the pre- and post-processing stay the
-Colorizer's layers. The optional runtimes come with `pip install "keras-colorize[cpu]"`.
+Colorizer's layers. The optional runtimes come with `pip install -e ".[cpu]"` (in the repository).
 """
 
 from keras_colorize.runtimes.installed import MissingRuntimeError, is_installed

@@ -1,7 +1,7 @@
 """Which optional runtimes are installed, and one clear error when one is not.
 
 OpenVINO, NNCF, ONNX, tf2onnx and ONNX Runtime come with the `cpu` extra
-(`pip install "keras-colorize[cpu]"`); TensorFlow is always there.
+(`pip install -e ".[cpu]"` (in the repository)); TensorFlow is always there.
 """
 
 import importlib
@@ -32,7 +32,7 @@ def require(module: str, purpose: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise MissingRuntimeError(
-            f'{purpose} needs {module}, which is not installed: pip install "keras-colorize[{EXTRA}]"'
+            f'{purpose} needs {module}, which is not installed: pip install -e ".[{EXTRA}]" in the repository'
         ) from None
 
 

@@ -16,13 +16,13 @@ the Colorizer's own backbone in memory.
 import os
 import tempfile
 
+from keras_colorize.choices import FORMATS  # noqa: F401 (re-exported)
 from keras_colorize.runtimes.onnx_export import export_onnx
 from keras_colorize.runtimes.openvino_export import convert_openvino, export_openvino
 from keras_colorize.runtimes.quantize import calibration_lightness, quantize_onnx, quantize_openvino
 from keras_colorize.runtimes.runners import OnnxRuntimeRunner, OpenVINORunner, TensorFlowRunner
 from keras_colorize.runtimes.selection import choose
 
-FORMATS = ("saved_model", "onnx", "openvino")
 EXPORT_PRECISIONS = {
     "saved_model": ("float32", "bfloat16"),
     "onnx": ("float32", "int8"),

@@ -8,10 +8,10 @@ network's numbers and needs calibration photos.
 
 import keras
 
+from keras_colorize.choices import INFERENCE_PRECISIONS
 from keras_colorize.model import Backbone
 from keras_colorize.precision import resolve_precision
 
-INFERENCE_PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 # What each runtime runs. ONNX Runtime's CPU kernels have no bfloat16 convolutions;
 # TensorFlow has no int8 path for this network (LiteRT is not used, see docs/runtimes.md).
 RUNTIME_PRECISIONS = {

@@ -9,10 +9,10 @@ bfloat16 path and is used only where OpenVINO is absent (int8).
 
 import dataclasses
 
+from keras_colorize.choices import RUNTIMES
 from keras_colorize.runtimes.installed import EXTRA, MissingRuntimeError, is_installed, require
 from keras_colorize.runtimes.precision import RUNTIME_PRECISIONS, resolve_inference_precision
 
-RUNTIMES = ("auto", "tensorflow", "openvino", "onnxruntime")
 FASTEST_FIRST = ("openvino", "tensorflow", "onnxruntime")
 
 
@@ -53,7 +53,7 @@ def choose(runtime: str = "auto", precision: str = "auto", cpuinfo: str = "/proc
         if not installed:
             raise MissingRuntimeError(
                 f"{precision} runs on {' or '.join(fits)}, none of which is installed: "
-                f'pip install "keras-colorize[{EXTRA}]"'
+                f'pip install -e ".[{EXTRA}]" in the repository'
             )
         runtime, why_runtime = installed[0], f"auto: {installed[0]}, the fastest installed"
     else:
