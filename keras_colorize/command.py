@@ -128,6 +128,10 @@ def handles_errors(main: Callable[[list[str]], int | None]) -> Callable[[list[st
             return main(argv) or EXIT_OK
         except EXPECTED_ERRORS as error:
             return fail(str(error) or type(error).__name__)
+        except SystemExit as done:  # sys.exit("message"): a usage error in the older commands' style
+            if isinstance(done.code, str):
+                return fail(done.code)
+            raise
 
     wrapped.__doc__, wrapped.__name__ = main.__doc__, main.__name__
     return wrapped

@@ -189,3 +189,29 @@ def test_renames_are_recorded_and_reruns_skip_what_is_done(preset, photo_paths, 
     redo = run("colorize", f"--model={preset}", f"--input={photos}", f"--output={output}", "--overwrite")
     assert redo.returncode == 0 and "Colorized 2 of 2 photo(s)" in redo.stdout, redo.stderr[-3000:]
     assert (output / "coffee.png").stat().st_mtime_ns != stamp
+
+
+def test_the_convention_covers_every_style_of_failure(capsys):
+    from keras_colorize import command
+
+    def failing(error: BaseException):
+        def main(argv: list[str]) -> int:
+            raise error
+
+        return command.handles_errors(main)
+
+    for error, words in (
+        (ValueError("bad value; fix it"), "error: bad value; fix it"),
+        (command.UsageError("multi\nline  text"), "error: multi line text"),
+        (SystemExit("--model is required"), "error: --model is required"),  # evaluate / study style
+        (FileNotFoundError("x.jpg: no such file"), "error: x.jpg: no such file"),
+    ):
+        assert failing(error)([]) == 2
+        assert capsys.readouterr().err == words + "\n"
+    with pytest.raises(SystemExit):
+        failing(SystemExit(1))([])  # an exit status passes through
+    assert command.handles_errors(lambda argv: None)([]) == 0
+    assert command.is_noise(
+        "E0000 00:00:1796220306.559864   26548 cuda_platform.cc:52] failed call to cuInit: x"
+    )
+    assert command.is_noise("Premature end of JPEG data\n") and not command.is_noise("error: something\n")
