@@ -251,11 +251,12 @@ def metrics_section() -> list[str]:
         "- `auc_rebal_pooled` (**AuC % rebal., pooled**): the weighted curve over every pixel of the set, "
         "weights not normalised per photo, so the rare (saturated) pixels of colourful photos weigh on the "
         "whole set.",
-        "- Which protocol is the paper's Table 1? We believe the **pooled** one: the paper computes "
-        "'the percentage of predicted pixel colors within a thresholded L2 distance of the ground truth' "
-        "and re-weights 'the pixels inversely by color class probability', one cumulative mass function "
-        "over the test set's pixels (the protocol of Larsson et al. that it cites), not a mean of per-photo "
-        "curves. The numbers point the same way: in Table 1 gray falls far below the full model on the "
+        "- Which protocol is the paper's Table 1? We believe the **pooled** one: the paper counts the "
+        "share of predicted pixel colours within a threshold of the ground truth, sweeps the threshold to "
+        "get a cumulative mass function (after Larsson et al., whom it cites) and re-weights the pixels by "
+        "the inverse probability of their colour class: one function over the test set's pixels, with no "
+        "mention of per-image normalisation. The numbers point the same way: in Table 1 gray falls far "
+        "below the full model on the "
         f"rebalanced AuC (raw / rebalanced: {table1}), as in a third-party run of the released model on "
         f"1,000 ImageNet val photos (gray {third['Gray']:g}, model {third['released model']:g}), whereas "
         "per-photo normalisation lets the few saturated pixels of a dull photo count for little, so gray "
@@ -284,7 +285,9 @@ def metrics_section() -> list[str]:
         "resized to 299 x 299 with Pillow's bicubic filter (clean-fid's resize); KID is the unbiased "
         "squared MMD with the kernel (x·y/d + 1)³, mean (`kid`) and standard deviation (`kid_std`) over "
         "subsets of at most 1,000 photos. Only with `--fid=inception|both` (the weights are downloaded). "
-        "FID is biased upwards on small sets (a few hundred photos); KID is not.",
+        "FID is biased upwards on small sets (a few hundred photos); KID is not. The ground-truth row has "
+        "FID 0 and no KID (a set against itself is not two samples, and the unbiased estimate goes "
+        "negative).",
         "- `fd_mobilenet`, `kid_mobilenet`, `kid_mobilenet_std` (**FD-MobileNet (not FID)**, "
         "**KID-MobileNet**): the same two distances on the bundled uint8 MobileNet v2's 1,280 pool "
         "features (whole photo, bicubic to 224 x 224). Offline and comparable between rows of one "
