@@ -78,3 +78,18 @@ def test_explicit_precision_wins_over_detection(tmp_path):
 
 def test_auto_is_the_default():
     assert TrainConfig().mixed_precision == "auto"
+
+
+def test_bfloat16_and_float32_training_reach_the_same_validation_loss(tmp_path):
+    """Same seed, data and 18 steps: bf16 ends within 2% of float32's training loss and 6% of its
+    validation loss (measured: 0.1% and 4.4%; the validation loss is still falling fast here, from
+    4.40 to 3.30, so a small lag in the trajectory shows as a few percent)."""
+    results = {}
+    for precision in ("none", "bfloat16"):
+        config = _config(tmp_path / precision, precision)
+        config.epochs, config.val_data = 6, [PHOTOS]
+        results[precision] = Trainer(config).run()
+    fp32, bf16 = results["none"], results["bfloat16"]
+    assert np.isfinite(fp32["val_loss"]) and fp32["val_loss"] < 4.0  # it learned (4.40 after epoch 1)
+    assert abs(bf16["train_loss"] - fp32["train_loss"]) / fp32["train_loss"] < 0.02, results
+    assert abs(bf16["val_loss"] - fp32["val_loss"]) / fp32["val_loss"] < 0.06, results
