@@ -25,8 +25,8 @@ setup(
             "presets/*/*.h5",
         ]
     },
-    # One command-line tool: keras-colorize <command> (keras_colorize/cli.py); python -m keras_colorize.<module>
-    # runs the same commands.
+    # One command-line tool: keras-colorize <command> (keras_colorize/cli.py);
+    # python -m keras_colorize.<module> runs the same commands.
     entry_points={"console_scripts": ["keras-colorize=keras_colorize.cli:main"]},
     install_requires=[
         "tensorflow==2.21.0",

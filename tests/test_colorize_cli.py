@@ -106,6 +106,8 @@ def test_cli_end_to_end_matches_the_python_api(model_path, photo_paths, tmp_path
     assert "huge.jpg: too large, 12000x9000 = 108.0 megapixels (the limit is 50 megapixels)" in result.stdout
     written = sorted(os.path.relpath(os.path.join(r, f), output) for r, _, fs in os.walk(output) for f in fs)
     assert "trip/day2/" + photo_paths[1].stem + ".png" in written and extra.stem + ".png" in written
+    assert "manifest.csv" in written  # every input, its output and status
+    written.remove("manifest.csv")
     assert len(written) == good and all(name.endswith(".png") for name in written)
     # Same photo, same temperature: the CLI writes exactly what the Python API returns.
     colorizer = Colorizer.from_preset(model_path)

@@ -166,7 +166,7 @@ def test_unsupported_precision_is_refused(tmp_path):
 def test_auto_int8_without_an_int8_runtime_names_the_extra(monkeypatch):
     monkeypatch.setattr(selection, "is_installed", lambda name: name == "tensorflow")
     with pytest.raises(
-        MissingRuntimeError, match=r"int8 runs on openvino or onnxruntime.*keras-colorize\[cpu\]"
+        MissingRuntimeError, match=r"int8 runs on openvino or onnxruntime.*pip install -e \"\.\[cpu\]\""
     ):
         selection.choose("auto", "int8")
 
@@ -193,7 +193,7 @@ def test_missing_runtime_is_one_clear_line(monkeypatch, tmp_path, capsys, preset
         assert colorize.main([]) == 2
     finally:
         colorize.flags.FLAGS.unparse_flags()
-    assert capsys.readouterr().err.strip() == f"Error: {message}"
+    assert capsys.readouterr().err.strip() == f"error: {message}"
 
 
 @OPENVINO
@@ -242,6 +242,6 @@ def test_export_cli_formats_and_precisions(tmp_path, preset):
     assert refused.returncode == 2
     assert (
         refused.stderr.strip().splitlines()[-1]
-        == "Error: The tensorflow runtime runs float32 or bfloat16, not int8."
+        == "error: The tensorflow runtime runs float32 or bfloat16, not int8."
     )
     assert not (tmp_path / "sm" / "1").exists()
