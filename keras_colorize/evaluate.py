@@ -125,6 +125,10 @@ def main(argv):
         + (f" ({kinds})" if kinds else "")
         + f"; report in {os.path.join(FLAGS.output, 'report.md')}"
     )
+    for entry in results["skipped"][:20]:
+        print(f"  skipped {entry['reason']}")
+    if results["num_skipped"] > 20:
+        print(f"  ... and {results['num_skipped'] - 20} more (metrics.json)")
 
 
 if __name__ == "__main__":

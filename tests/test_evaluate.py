@@ -69,7 +69,7 @@ def test_cli_writes_report(models, data_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     kinds = "1 corrupt or truncated, 1 not an image, 1 too large"
     assert f"7 photos evaluated, 3 skipped ({kinds})" in result.stdout
-    assert "broken.jpg: not an image" in result.stderr
+    assert "broken.jpg: not an image" in result.stdout and "huge.png: too large" in result.stdout
     results = json.loads((output / "metrics.json").read_text())
     assert results["num_photos"] == 7 and results["num_skipped"] == 3 and results["num_labelled"] == 5
     assert results["num_unreadable"] == 3
