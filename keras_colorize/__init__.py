@@ -7,16 +7,21 @@ the maths (colour space, bins, decoding, losses) are backend-agnostic
 """
 
 import importlib
+import os
 import sys
 
-if sys.argv[:1] == ["-m"]:  # `python -m keras_colorize.<command>` (argv[0] is "-m" while it is located):
-    # quiet TensorFlow's start-up lines before the command imports it (keras_colorize.command).
+# `python -m keras_colorize.<command>` (argv[0] is "-m" while the module is located) or the
+# `keras-colorize` script: quiet TensorFlow's start-up lines before the command imports it, and import
+# the rest only when it is used, so that --help starts without TensorFlow (keras_colorize.command).
+_PROGRAM = os.path.basename(sys.argv[0]) if sys.argv else ""
+_COMMAND_LINE = _PROGRAM in ("-m", "keras-colorize")
+if _COMMAND_LINE:
     from keras_colorize.command import quiet_logs, wants_verbose
 
-    quiet_logs(wants_verbose(sys.orig_argv if hasattr(sys, "orig_argv") else sys.argv))
+    quiet_logs(wants_verbose(getattr(sys, "orig_argv", sys.argv)))
 
-# Imported on first use (PEP 562), so that `keras-colorize <command> --help` and the command-line
-# plumbing (keras_colorize.command, keras_colorize.cli) start without TensorFlow.
+# On the command line imported on first use (PEP 562); otherwise at once, as `import keras_colorize`
+# must register the Keras classes (keras.models.load_model("colorizer.keras") needs no custom_objects).
 _EXPORTS = {
     "layers": "keras_colorize.layers",
     "NUM_BINS": "keras_colorize.bins",
@@ -51,6 +56,11 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
+
+
+if not _COMMAND_LINE:
+    for _name in _EXPORTS:
+        __getattr__(_name)
 
 
 __version__ = "0.1.0"

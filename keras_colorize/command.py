@@ -29,11 +29,14 @@ from absl import app, flags
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
-# C++ log lines of TensorFlow / absl / XLA ("I0000 00:00:17962 26548 port.cc:153] ...") and the
-# decoder warnings libjpeg prints on its own. Error-level C++ lines are kept unless known noise.
+# C++ log lines that TensorFlow / XLA write before absl::InitializeLog ("I0000 00:00:1796220293.75
+# 26548 port.cc:153] ...": no date; Python's absl lines carry one and are kept), TF Lite's delegate
+# line, and the decoder warnings libjpeg prints on its own. Error-level C++ lines are kept unless
+# known noise.
 _NOISE = re.compile(
-    r"^(?:[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\]"
-    r"|E\d{4} [\d:.]+\s+\d+ \S+:\d+\] failed call to cuInit"
+    r"^(?:[IW]0000 00:00:[\d.]+\s+\d+ \S+:\d+\]"
+    r"|E0000 00:00:[\d.]+\s+\d+ \S+:\d+\] failed call to cuInit"
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU"
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|To enable the following instructions: "
     r"|Premature end of JPEG data|Corrupt JPEG data: |Warning: unknown JFIF revision"

@@ -62,6 +62,7 @@ def test_one_tool_lists_its_commands_and_helps_without_tensorflow():
     )
     code = (
         "import sys\n"
+        "sys.argv[0] = 'keras-colorize'  # what the console script sets\n"
         "from keras_colorize import cli\n"
         "try:\n"
         "    cli.main(['keras-colorize', sys.argv[1], '--help'])\n"
@@ -215,3 +216,4 @@ def test_the_convention_covers_every_style_of_failure(capsys):
         "E0000 00:00:1796220306.559864   26548 cuda_platform.cc:52] failed call to cuInit: x"
     )
     assert command.is_noise("Premature end of JPEG data\n") and not command.is_noise("error: something\n")
+    assert not command.is_noise("W1202 14:40:00.123456 140234 skipping.py:41] Skipping photo: a.jpg")
