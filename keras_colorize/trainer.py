@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 
 import keras
@@ -361,7 +362,10 @@ class Trainer:
             self.val_dataset, _ = self._dataset(c.val_data, training=False)
         while not self._done(position):
             dataset, found = self._dataset(c.train_data, True, position.epoch, position.batch_in_epoch)
-            bar = keras.utils.Progbar(found["steps"], verbose=1 if (self.chief and c.progress) else 0)
+            # Drawn only on a terminal (no escape codes in logs); it shows the epoch's running mean
+            # loss, the number the epoch line reports at the end.
+            show = self.chief and c.progress and sys.stdout.isatty()
+            bar = keras.utils.Progbar(found["steps"], verbose=1 if show else 0, stateful_metrics=["loss"])
             pending: list[tuple] = []
             for batch in dataset:
                 poison = math.nan if position.step + 1 == c.inject_nan_at_step else 1.0
@@ -422,7 +426,7 @@ class Trainer:
         with self.train_writer.as_default(step=position.step):
             tf.summary.scalar("loss", float(np.mean(losses)))
             tf.summary.scalar("learning_rate", learning_rate)
-        bar.update(position.batch_in_epoch, [("loss", float(np.mean(losses)))])
+        bar.update(position.batch_in_epoch, [("loss", position.epoch_loss_sum / position.epoch_steps)])
 
     def _nan_message(self, step: int, epoch: int, loss: float, bad: float) -> str:
         what = f"the loss is {loss}" if not math.isfinite(loss) else "the gradients are not finite"

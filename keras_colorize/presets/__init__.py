@@ -24,7 +24,7 @@ import numpy as np
 from keras_colorize.choices import WEIGHTS_DTYPES
 
 # The bundled preset used when no model is named (None: none is bundled yet).
-DEFAULT_PRESET: str | None = None
+DEFAULT_PRESET: str | None = "full_w05_cpu2h"
 
 PRESETS_DIR = os.path.dirname(os.path.abspath(__file__))
 CONFIG_FILE = "config.json"
