@@ -36,6 +36,8 @@ from keras_colorize.layers import (
 from keras_colorize.model import Backbone
 
 _STRIP_PIXELS = 1 << 20  # `colorize` finishes photos in bands of ~1 megapixel
+# What `with_settings` and `from_preset(**overrides)` may change without retraining.
+SETTINGS = ("temperature", "work_size", "decoding", "prior", "metadata")
 
 
 class _ClassProperty:
@@ -146,7 +148,7 @@ class Colorizer(keras.Model):
 
     @property
     def metadata(self) -> dict:
-        """Provenance (a copy; change it with `with_metadata`)."""
+        """Provenance (a copy; change it with `with_settings(metadata=...)`)."""
         return json.loads(self._metadata_json)
 
     def get_config(self) -> dict:
@@ -336,10 +338,10 @@ class Colorizer(keras.Model):
     def with_settings(self, **overrides) -> "Colorizer":
         """The same backbone (shared weights) with other `temperature`, `work_size`,
         `decoding`, `prior` or `metadata`."""
-        config = self.get_config()
-        unknown = set(overrides) - {"temperature", "work_size", "decoding", "prior", "metadata"}
+        unknown = set(overrides) - set(SETTINGS)
         if unknown:
-            raise ValueError(f"Unknown Colorizer settings {sorted(unknown)}")
+            raise ValueError(f"Unknown overrides {sorted(unknown)}; the settings are {', '.join(SETTINGS)}")
+        config = self.get_config()
         config.update(overrides, backbone=self.backbone)
         return type(self)(**config)
 

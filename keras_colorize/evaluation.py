@@ -33,6 +33,7 @@ from keras_colorize.classifier import (
     read_labels,
 )
 from keras_colorize.colorizer import Colorizer
+from keras_colorize.data.pipeline import center_crop
 from keras_colorize.feature_distances import frechet_distance, kernel_distance
 from keras_colorize.images import UnreadableImageError, list_images, load_image
 from keras_colorize.layers import ColorizerPostprocessor, resize_uint8
@@ -252,11 +253,8 @@ def model_loss(entry: ModelEntry, rgb: np.ndarray) -> float | None:
 
 
 def center_square(rgb: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [H, W, 3] -> the central square, resized to size x size (the project's antialiased resize)."""
-    height, width = rgb.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    return np.asarray(resize_uint8(rgb[None, top : top + side, left : left + side], size, size))[0]
+    """uint8 [H, W, 3] -> the central square at size x size: the data pipeline's evaluation crop."""
+    return np.asarray(center_crop(rgb, size))
 
 
 def imagenet5k_files(files: list[str]) -> list[str]:

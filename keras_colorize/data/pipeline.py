@@ -30,16 +30,12 @@ from keras_colorize.layers import resize_uint8
 MAX_SCALE = 1.25
 
 
-def _resize_square(patch, size: int) -> tf.Tensor:
-    return resize_uint8(patch, size, size)  # the resize the Colorizer's preprocessor uses
-
-
 def center_crop(image, size: int) -> tf.Tensor:
-    """Evaluation crop: the centre square, scaled to size x size."""
+    """Evaluation crop: the centre square, scaled to size x size (`resize_uint8`, as the Colorizer)."""
     shape = tf.shape(image)
     side = tf.minimum(shape[0], shape[1])
     top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
-    return _resize_square(image[top : top + side, left : left + side], size)
+    return resize_uint8(image[top : top + side, left : left + side], size, size)
 
 
 def random_crop(image, size: int, seed) -> tf.Tensor:
@@ -55,7 +51,7 @@ def random_crop(image, size: int, seed) -> tf.Tensor:
     patch = image[top : top + side, left : left + side]
     flip = tf.random.stateless_uniform([], flip_seed) < 0.5
     patch = tf.cond(flip, lambda: tf.reverse(patch, axis=[1]), lambda: patch)
-    return _resize_square(patch, size)
+    return resize_uint8(patch, size, size)
 
 
 def mix_seed(seed: int, epoch: int) -> int:

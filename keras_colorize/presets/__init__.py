@@ -30,7 +30,6 @@ PRESETS_DIR = os.path.dirname(os.path.abspath(__file__))
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
-OVERRIDES = ("temperature", "work_size", "decoding", "prior", "metadata")
 
 
 def bundled_presets() -> dict[str, str]:
@@ -85,22 +84,14 @@ def resolve(name_or_path: str | os.PathLike | None) -> str:
 
 def load_colorizer(name_or_path: str | os.PathLike | None = None, **overrides):
     """`Colorizer.from_preset`: see there."""
-    unknown = set(overrides) - set(OVERRIDES)
-    if unknown:
-        raise ValueError(f"Unknown overrides {sorted(unknown)}; from_preset takes {', '.join(OVERRIDES)}")
     path = resolve(name_or_path)
     if os.path.isfile(path):
         colorizer = keras.models.load_model(path, compile=False)
-        return colorizer.with_settings(**overrides) if overrides else colorizer
-    with open(os.path.join(path, CONFIG_FILE), encoding="utf-8") as file:
-        config = json.load(file)
-    if overrides:
-        config["config"].update(
-            {k: np.asarray(v).tolist() if k == "prior" else v for k, v in overrides.items()}
-        )
-    colorizer = keras.saving.deserialize_keras_object(config)
-    colorizer.load_weights(os.path.join(path, WEIGHTS_FILE))  # float16 files load into float32 variables
-    return colorizer
+    else:
+        with open(os.path.join(path, CONFIG_FILE), encoding="utf-8") as file:
+            colorizer = keras.saving.deserialize_keras_object(json.load(file))
+        colorizer.load_weights(os.path.join(path, WEIGHTS_FILE))  # float16 files load into float32
+    return colorizer.with_settings(**overrides) if overrides else colorizer
 
 
 def _to_float16(source: str, target: str) -> None:
