@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_colorize.checkpointing import CheckpointManager, atomic_write, atomic_write_json
+from keras_colorize.checkpointing import CheckpointManager, atomic_write_json
 from keras_colorize.colorizer import Colorizer
 from keras_colorize.data import make_dataset
 from keras_colorize.distribute import WriteDir, is_chief, make_strategy, worker_info
@@ -41,11 +41,6 @@ from keras_colorize.rebalance import rebalancing_weights
 from keras_colorize.train_config import TrainConfig
 
 LOG_FILE = "train_log.jsonl"  # one line per step: {"step", "epoch", "loss"}; a resumed run appends
-
-
-def _save_npy(path: str, array: np.ndarray) -> None:
-    with open(path, "wb") as f:  # np.save(path) would append ".npy" to the temporary name
-        np.save(f, array)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -238,6 +233,8 @@ class Trainer:
         return self._finish(position)
 
     def _prior(self) -> np.ndarray:
+        from keras_colorize.prior import compute_prior, save_prior
+
         c = self.config
         saved = os.path.join(c.model_dir, "prior.npy")
         source = c.prior or (saved if os.path.exists(saved) else None)
@@ -248,15 +245,13 @@ class Trainer:
             except (OSError, ValueError) as error:
                 raise ValueError(f"prior {source!r}: {error}") from error
         else:
-            from keras_colorize.prior import compute_prior
-
             self._say(f"Computing the ab prior of {', '.join(c.train_data)} ...")
             prior = compute_prior(
                 c.train_data, image_size=c.image_size, batch_size=c.batch_size, max_images=c.prior_max_images
             )
         prior = np.asarray(prior, np.float64)
         if c.prior or not os.path.exists(saved):
-            atomic_write(os.path.join(self.out.path, "prior.npy"), lambda tmp: _save_npy(tmp, prior))
+            save_prior(os.path.join(self.out.path, "prior.npy"), prior)
         return prior
 
     def _float32_copy(self) -> keras.Model:
