@@ -32,7 +32,7 @@ from keras_colorize.bins import soft_encode
 from keras_colorize.losses import make_loss
 from keras_colorize.model import build_model, logits_model
 from keras_colorize.optimizer import make_optimizer
-from keras_colorize.precision import cpu_flags
+from keras_colorize.precision import PRECISIONS, cpu_flags, dtype_policy
 from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights, smooth_prior
 from keras_colorize.trainer import make_train_step
@@ -80,14 +80,15 @@ def plain_keras_step(variant: str, width: float, rgb: tf.Tensor):
     return lambda: model.train_on_batch(lightness, targets)
 
 
-POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+# --precision names -> Keras policies (the trainer's table; its "none" is float32 here).
+POLICIES = {
+    name: PRECISIONS["none" if name == "float32" else name] for name in ("float32", "bfloat16", "float16")
+}
 
 
 def build_steps(precision: str, rgb: tf.Tensor) -> dict:
     """Our trainer step and the plain-Keras step for one precision (built under its policy)."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(POLICIES[precision])
-    try:
+    with dtype_policy(POLICIES[precision]):
         model = build_model(FLAGS.variant, FLAGS.width)
         optimizer = make_optimizer(3e-5, 0.9, 0.99, (), 1.0, loss_scaling=precision == "float16")
         optimizer.build(model.trainable_variables)
@@ -95,8 +96,6 @@ def build_steps(precision: str, rgb: tf.Tensor) -> dict:
         strategy = tf.distribute.get_strategy()
         step = make_train_step(strategy, model, loss_fn, optimizer, FLAGS.batch_size, 1e-3, FLAGS.jit)
         plain = plain_keras_step(FLAGS.variant, FLAGS.width, rgb)
-    finally:
-        keras.config.set_dtype_policy(previous)
     batch = {"index": tf.range(FLAGS.batch_size, dtype=tf.int64), "rgb": rgb}
     one = tf.constant(1.0)
     return {"model": model, "ours": lambda: float(step(batch, one)[0]), "plain": plain}

@@ -7,6 +7,10 @@ float32 everywhere else. Softmax, losses and the saved weights stay float32
 under every policy (`keras_colorize.model`, `keras_colorize.trainer`).
 """
 
+import contextlib
+from collections.abc import Iterator
+
+import keras
 import tensorflow as tf
 
 # --mixed_precision value -> Keras dtype policy ("auto" is resolved first).
@@ -38,3 +42,19 @@ def resolve_precision(name: str, cpuinfo: str = "/proc/cpuinfo") -> tuple[str, s
     if native:
         return "bfloat16", f"auto: this CPU computes bfloat16 natively ({', '.join(native)})"
     return "none", "auto: this CPU has no native bfloat16 (AVX512_BF16 / AMX-BF16)"
+
+
+@contextlib.contextmanager
+def dtype_policy(policy: str) -> Iterator[None]:
+    """Build layers under the Keras dtype policy `policy`; the global policy is restored after.
+
+    Args:
+        policy: a Keras policy name ("float32", "mixed_bfloat16", ...; `PRECISIONS` maps
+            --mixed_precision values to them).
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

@@ -35,7 +35,7 @@ from keras_colorize.layers import ColorizerPostprocessor
 from keras_colorize.losses import make_loss
 from keras_colorize.model import build_model, logits_model
 from keras_colorize.optimizer import current_learning_rate, is_decayed, make_optimizer, weight_decay_loss
-from keras_colorize.precision import PRECISIONS, resolve_precision
+from keras_colorize.precision import PRECISIONS, dtype_policy, resolve_precision
 from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights
 from keras_colorize.train_config import TrainConfig
@@ -178,17 +178,15 @@ class Trainer:
     def run(self) -> dict:
         # A multi-worker strategy must exist before TensorFlow's runtime starts.
         self.strategy = make_strategy(self.config.strategy)
-        previous_policy = keras.config.dtype_policy()
         keras.backend.clear_session()
         self.precision, why = resolve_precision(self.config.mixed_precision)
-        keras.config.set_dtype_policy(PRECISIONS[self.precision])
-        keras.utils.set_random_seed(self.config.seed)
-        self.out = WriteDir(self.config.model_dir, is_chief(self.strategy))
-        try:
-            return self._run(why)
-        finally:
-            self.out.cleanup()
-            keras.config.set_dtype_policy(previous_policy)
+        with dtype_policy(PRECISIONS[self.precision]):
+            keras.utils.set_random_seed(self.config.seed)
+            self.out = WriteDir(self.config.model_dir, is_chief(self.strategy))
+            try:
+                return self._run(why)
+            finally:
+                self.out.cleanup()
 
     # -- setup --------------------------------------------------------------
 
@@ -256,12 +254,8 @@ class Trainer:
 
     def _float32_copy(self) -> keras.Model:
         """An undistributed float32 twin of the model for previews and the saved model."""
-        policy = keras.config.dtype_policy()
-        keras.config.set_dtype_policy("float32")
-        try:
+        with dtype_policy("float32"):
             return build_model(self.config.variant, self.config.width)
-        finally:
-            keras.config.set_dtype_policy(policy)
 
     def _restore(self, checkpoint) -> tuple[_Position, list[tuple]]:
         """Resume from the newest checkpoint in model_dir (every worker reads the chief's)."""

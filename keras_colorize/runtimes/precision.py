@@ -6,11 +6,9 @@ GPU is present, float32 elsewhere. `auto` never picks int8, which changes the
 network's numbers and needs calibration photos.
 """
 
-import keras
-
 from keras_colorize.choices import INFERENCE_PRECISIONS
 from keras_colorize.model import Backbone
-from keras_colorize.precision import resolve_precision
+from keras_colorize.precision import dtype_policy, resolve_precision
 
 # What each runtime runs. ONNX Runtime's CPU kernels have no bfloat16 convolutions;
 # TensorFlow has no int8 path for this network (LiteRT is not used, see docs/runtimes.md).
@@ -50,12 +48,8 @@ def resolve_inference_precision(
 
 def bfloat16_backbone(backbone: Backbone) -> Backbone:
     """The same network (copied weights) computing in bfloat16; logits and softmax stay float32."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
+    with dtype_policy("mixed_bfloat16"):
         copy = Backbone.from_config(backbone.get_config())
-    finally:
-        keras.config.set_dtype_policy(previous)
     copy.set_weights(backbone.get_weights())
     return copy
 
