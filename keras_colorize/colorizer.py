@@ -250,7 +250,13 @@ class Colorizer(keras.Model):
         self._runner = runner
         return self
 
-    def _network(self, small):
+    def run_network(self, small):
+        """The network of `colorize` on working-size L [N, s, s, 1]: the backbone, or `runner` when set.
+
+        With `finish`, the hook for callers that work between the network and
+        the decoder (`keras_colorize.video` smooths a film's log-probabilities
+        there): `colorize` is `finish(rgb, decoder(run_network(work_lightness(rgb))))`.
+        """
         if self._runner is None:
             return self.backbone(small, training=False)
         return self._runner(ops.convert_to_numpy(small))
@@ -258,10 +264,15 @@ class Colorizer(keras.Model):
     def _colorize_batch(self, rgbs: list[np.ndarray], temperature: float) -> list[np.ndarray]:
         small = ops.concatenate([self.preprocessor.work_lightness(rgb[None]) for rgb in rgbs], axis=0)
         temperatures = np.full((len(rgbs),), temperature, np.float32)
-        ab = self.decoder(self._network(small), temperatures)
-        return [self._finish(rgb, ab[i : i + 1]) for i, rgb in enumerate(rgbs)]
+        ab = self.decoder(self.run_network(small), temperatures)
+        return [self.finish(rgb, ab[i : i + 1]) for i, rgb in enumerate(rgbs)]
 
-    def _finish(self, rgb: np.ndarray, ab) -> np.ndarray:
+    def finish(self, rgb: np.ndarray, ab) -> np.ndarray:
+        """uint8 RGB [H, W, 3] and its decoded ab [1, h, w, 2] -> the colorized uint8 RGB [H, W, 3].
+
+        ab is upsampled to the photo's size and recombined with its own L, a
+        band of rows at a time (~1 megapixel of float temporaries).
+        """
         height, width = rgb.shape[:2]
         rows = max(1, _STRIP_PIXELS // width)
         bands = [

@@ -23,7 +23,7 @@ import numpy as np
 from keras import ops
 
 from keras_colorize.colorspace import lab_to_rgb
-from keras_colorize.decoding import DECODINGS, DEFAULT_TEMPERATURE, annealed_mean, decode
+from keras_colorize.decoding import DECODINGS, DEFAULT_TEMPERATURE, decode, decode_log, log_probabilities
 from keras_colorize.preprocessing import lightness_from_uint8
 
 WORK_SIZE = 256  # the paper's: the network sees L at 256 x 256
@@ -180,11 +180,27 @@ class ColorDecoder(keras.layers.Layer):
         """`temperature`: None (the layer's), a scalar, or one value per photo ([N])."""
         if self.regression:
             return ops.cast(prediction, "float32")
-        if temperature is None:
-            temperature = self.temperature
         if self.decoding != "annealed_mean":
             return decode(prediction, self.decoding)
-        return annealed_mean(prediction, ops.reshape(ops.cast(temperature, "float32"), (-1, 1, 1, 1)))
+        return self.decode_log_probabilities(log_probabilities(prediction), temperature)
+
+    def decode_log_probabilities(self, log_probs, temperature=None):
+        """ab [N, h, w, 2] from log-probabilities [N, h, w, 313] (up to a per-pixel constant).
+
+        The hook for decoding something other than one frame's distribution
+        (a film's log-probabilities smoothed along time, `keras_colorize.video`):
+        `call(p)` is `decode_log_probabilities(decoding.log_probabilities(p))`.
+
+        Args:
+            log_probs: `decoding.log_probabilities` of the backbone's output, or an average of them.
+            temperature: None (the layer's), a scalar, or one value per frame ([N]).
+        """
+        if self.regression:
+            raise ValueError("The l2 model predicts ab directly; it has no log-probabilities to decode.")
+        if temperature is None:
+            temperature = self.temperature
+        temperature = ops.reshape(ops.cast(temperature, "float32"), (-1, 1, 1, 1))
+        return decode_log(log_probs, self.decoding, temperature)
 
     def get_config(self) -> dict:
         return {
