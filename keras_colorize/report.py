@@ -42,6 +42,11 @@ MODERN_COLUMNS = (
 )
 GALLERY_PHOTOS = 6
 RANKED_PHOTOS = 4
+# "Could fool a person" candidates: the original is colourful (CF >= FOOL_MIN_CF), the colorization
+# keeps at least FOOL_CF_SHARE of its colourfulness and, on labelled photos, the classifier's top-1
+# is still right; ranked by SSIM to the original.
+FOOL_MIN_CF = 15.0
+FOOL_CF_SHARE = 0.8
 
 
 def _cell(value, form: str = "{}") -> str:
@@ -119,6 +124,33 @@ class _Renderer:
         return rgb, self.evaluation.outputs(self.index[path], rgb)
 
 
+def fooling_candidates(photos: list[dict], model: str) -> list[dict]:
+    """Photos whose colorization by `model` could pass for real, best first (a proxy, not a human test).
+
+    Args:
+        photos: metrics.json's per-photo records.
+        model: the row to judge.
+
+    Example:
+    >>> def photo(name, cf, ssim):
+    ...     truth = {"colourfulness": 40.0}
+    ...     return {"file": name, "rows": {"Ground truth": truth, "m": {"colourfulness": cf, "ssim": ssim}}}
+    >>> [p["file"] for p in fooling_candidates([photo("gray", 10.0, 0.99), photo("vivid", 36.0, 0.9)], "m")]
+    ['vivid']
+    """
+    kept = []
+    for photo in photos:
+        truth, out = photo["rows"]["Ground truth"], photo["rows"][model]
+        if (
+            truth["colourfulness"] >= FOOL_MIN_CF
+            and out["colourfulness"] >= FOOL_CF_SHARE * truth["colourfulness"]
+            and out.get("top1") is not False
+            and out.get("ssim") is not None
+        ):
+            kept.append(photo)
+    return sorted(kept, key=lambda p: -p["rows"][model]["ssim"])
+
+
 def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
     """Draw every figure; returns {figure key: file name}."""
     written = {}
@@ -190,6 +222,7 @@ def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
     ranked_grid(by_error[::-1][:RANKED_PHOTOS], "ab_error", "worst.png")
     by_bleeding = sorted(photos, key=lambda p: -p["rows"][main]["bleeding"])
     ranked_grid(by_bleeding[:RANKED_PHOTOS], "bleeding", "bleeding.png", with_error_map=True)
+    ranked_grid(fooling_candidates(photos, main)[:RANKED_PHOTOS], "ssim", "fool.png")
 
     names = evaluation.class_names
     labelled = [p for p in photos if p["label"] is not None and "top5_classes" in p["rows"][main]]
@@ -217,6 +250,31 @@ def write_figures(results: dict, evaluation, output: str) -> dict[str, str]:
         written["semantic"] = "semantic.png"
         written["semantic_labels"] = ", ".join(names[p["label"]] for p in shown)
     return written
+
+
+def performance_section(results: dict) -> list[str]:
+    """The seed's performance table (model, epochs, test loss, validation loss), for trained rows."""
+    extra = results.get("extra", {})
+    rows = [n for n in results["summary"] if "Epochs" in extra.get(n, {})]
+    if not rows:
+        return []
+    lines = [
+        "## Performance",
+        "",
+        "Test loss: the model's own objective on the test photos; validation loss: on the validation crops "
+        "at the end of training (losses of different kinds are not comparable).",
+        "",
+        "| Model | Epochs | Steps | Test loss | Validation loss |",
+        "|---|---|---|---|---|",
+    ]
+    for name in rows:
+        columns = extra[name]
+        loss = results["summary"][name].get("loss")
+        lines.append(
+            f"| {name} | {_cell(columns.get('Epochs'))} | {_cell(columns.get('Steps'))} | "
+            f"{_cell(loss, '{:.4f}')} | {_cell(columns.get('Val loss'), '{:.4f}')} |"
+        )
+    return [*lines, ""]
 
 
 def _json_default(value):
@@ -361,6 +419,7 @@ def write_report(results: dict, evaluation, output: str, title: str, notes: str 
             literature_table(results),
             "",
         ]
+    lines += performance_section(results)
     lines += metrics_section()
     if skipped:
         lines += ["## Skipped photos", "", *(f"- {entry['reason']}" for entry in skipped[:50]), ""]
@@ -378,6 +437,9 @@ def write_report(results: dict, evaluation, output: str, title: str, notes: str 
         "worst": "Highest mean ab error of the first model.",
         "bleeding": "Highest bleeding ratio of the first model; the error map shows ab error (white = 50) "
         "with the edge band in red.",
+        "fool": "Could fool a person (a proxy until the human test): originals with colourfulness >= "
+        f"{FOOL_MIN_CF:g}, colorized keeping >= {FOOL_CF_SHARE:.0%} of it with the classifier still right, "
+        "highest SSIM first.",
         "semantic": "Classifier top-5 (score, class; * = true label) on ground truth, colorization and gray "
         f"({written.get('semantic_labels', '')}).",
     }

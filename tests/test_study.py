@@ -57,13 +57,14 @@ def test_study_configs_parse():
         "print(json.dumps([c.train_data, c.max_steps, c.image_size, c.width, flags.FLAGS.test_data]))\n"
     )
     root = pathlib.Path(__file__).parent.parent
-    for flagfile, steps in (("configs/small_study.cfg", 1000), ("docs/results/study.cfg", 1200)):
+    runs = (("configs/small_study.cfg", 1000, 64), ("docs/results/study.cfg", 1500, 128))
+    for flagfile, steps, size in runs:
         result = subprocess.run(
             [sys.executable, "-c", code, flagfile], cwd=root, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, result.stderr[-2000:]
         parsed = json.loads(result.stdout.strip().splitlines()[-1])
-        assert parsed == [["../shared/data/train"], steps, 64, 0.25, "../shared/data/semantic"]
+        assert parsed == [["../shared/data/train"], steps, size, 0.25, "../shared/data/semantic"]
 
 
 @pytest.mark.slow
@@ -80,6 +81,8 @@ def test_tiny_study_end_to_end_and_resume(tmp_path):
     stored = json.loads((report / "metrics.json").read_text())
     assert stored["extra"]["l2"]["Loss"] == "l2" and stored["extra"]["full"]["Steps"] == 2
     text = (report / "report.md").read_text()
+    assert "| Model | Epochs | Steps | Test loss | Validation loss |" in text
+    assert f"| full | 1 | 2 | {results['summary']['full']['loss']:.4f} | " in text
     for name in MODELS:
         assert f"| {name} | " in text
     assert results["summary"]["Ground truth"]["top5"] == 100.0
