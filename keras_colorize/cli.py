@@ -27,6 +27,7 @@ COMMANDS = {
     "prior": ("keras_colorize.prior", "the ab prior of a photo collection"),
     "make-tfrecords": ("keras_colorize.data.make_tfrecords", "pack photo folders into TFRecord shards"),
     "legacy": ("keras_colorize.colorize_legacy", "a before/after gallery of black-and-white photos"),
+    "humantest": ("keras_colorize.humantest", "the paper's real-vs-fake human test as a local web page"),
 }
 
 
