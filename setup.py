@@ -50,6 +50,9 @@ setup(
             "tf2onnx==1.17.0",
             "onnxruntime==1.32.0",
         ],
+        # The real-vs-fake human test (keras_colorize.humantest) and its browser test. selenium 4.52.0
+        # needs a certifi newer than the index has, so 4.51.0.
+        "humantest": ["flask==3.1.3", "selenium==4.51.0"],
         "dev": ["pytest==9.2.0", "ruff==0.17.6"],
     },
 )
