@@ -23,6 +23,8 @@
   0; ΔCF in its two published definitions (`delta_cf`).
 * Colour bleeding: how much the ab error concentrates near strong L edges
   (see `bleeding`).
+* Flicker of a colorized film (`flicker`): the mean |Δab| between
+  consecutive output frames on the pixels whose input L barely changes.
 """
 
 import functools
@@ -40,6 +42,7 @@ PSNR_CAP = 100.0
 PRIOR_FLOOR = 1.0 / (100 * 313)
 EDGE_PERCENTILE = 90.0
 EDGE_RADIUS = 2
+FLICKER_STILL_L = 1.0  # a pixel is still when its input L moves by at most this (0..100)
 
 
 @functools.cache
@@ -266,3 +269,37 @@ def topk_hits(scores: np.ndarray, label: int, k: int = 5) -> tuple[bool, bool]:
     """(top-1 hit, top-k hit) for class scores [C] and the true class."""
     order = np.argsort(-np.asarray(scores))
     return bool(order[0] == label), bool(label in order[:k])
+
+
+def flicker(
+    ab_before: np.ndarray,
+    ab_after: np.ndarray,
+    lightness_before: np.ndarray,
+    lightness_after: np.ndarray,
+    still: float = FLICKER_STILL_L,
+) -> tuple[float, int]:
+    """Flicker between two consecutive output frames: (sum of |Δab| on still pixels, their number).
+
+    A pixel is still where the input's L changes by at most `still` (0..100)
+    between the frames: there the colour should not change either, so any
+    |Δab| (Euclidean, in ab units) is flicker. A film's flicker is the sum of
+    the sums over its consecutive pairs (not across a scene cut) divided by
+    the sum of the counts (docs/video.md). No motion compensation.
+
+    Args:
+        ab_before: ab [H, W, 2] of one output frame (e.g. `ab_of(rgb)`).
+        ab_after: ab [H, W, 2] of the next output frame.
+        lightness_before: the input frame's L [H, W] (0..100).
+        lightness_after: the next input frame's L [H, W].
+        still: the largest |ΔL| of a still pixel.
+
+    Example:
+
+    >>> import numpy as np
+    >>> ab = np.zeros((2, 2, 2))
+    >>> moved = ab + [[[3.0, 4.0]], [[0.0, 0.0]]]
+    >>> flicker(ab, moved, np.zeros((2, 2)), np.array([[0.0, 0.0], [0.0, 50.0]]))
+    (10.0, 3)
+    """
+    mask = np.abs(np.asarray(lightness_after, np.float64) - lightness_before) <= still
+    return float(np.sum(ab_error(ab_after, ab_before)[mask])), int(np.sum(mask))
