@@ -178,7 +178,9 @@ def main(argv: list[str]) -> int:
     skipped = [(path, "no such file or folder") for path in missing]
     done, status = 0, dict.fromkeys(already, ALREADY_DONE)
     if todo:
-        colorizer = _load_colorizer()
+        colorizer = command.load_model_on_runtime(
+            FLAGS.model, FLAGS.runtime, FLAGS.precision, FLAGS.calibration_data
+        )
         done, failed = colorize_files(
             colorizer, todo, FLAGS.temperature, FLAGS.batch_size, FLAGS.side_by_side, True, FLAGS.max_pixels
         )
@@ -196,16 +198,6 @@ def main(argv: list[str]) -> int:
         )
         return command.EXIT_SOME_FAILED
     return command.EXIT_OK
-
-
-def _load_colorizer():
-    """The --model Colorizer on the --runtime / --precision chosen (errors name the flag)."""
-    from keras_colorize.runtimes import choose
-
-    choice = choose(FLAGS.runtime, FLAGS.precision)
-    colorizer = command.load_model(FLAGS.model, choice.runtime, choice.precision, FLAGS.calibration_data)
-    print(f"Network: {choice.runtime} {choice.precision} ({choice.why})")
-    return colorizer
 
 
 if __name__ == "__main__":

@@ -159,6 +159,25 @@ def load_model(model: str | None, *args, **kwargs):
         raise UsageError(f"--model: {error}") from None
 
 
+def load_model_on_runtime(
+    model: str | None, runtime: str, precision: str, calibration_data: Sequence[str] | None = None
+):
+    """The --model Colorizer on the --runtime / --precision chosen (`runtimes.choose`); prints the choice.
+
+    Args:
+        model: the --model flag (None: the bundled default preset).
+        runtime: the --runtime flag (auto: the fastest installed).
+        precision: the --precision flag (auto: bfloat16 on native CPUs).
+        calibration_data: the --calibration_data flag (int8 without an int8 network file).
+    """
+    from keras_colorize.runtimes import choose
+
+    choice = choose(runtime, precision)
+    colorizer = load_model(model, choice.runtime, choice.precision, calibration_data)
+    print(f"Network: {choice.runtime} {choice.precision} ({choice.why})")
+    return colorizer
+
+
 def is_help(argv: Sequence[str]) -> bool:
     return bool({"--help", "-h", "--helpshort", "--helpfull", "-?"} & set(argv[1:]))
 
