@@ -40,6 +40,8 @@ _EXPORTS = {
     "Backbone": "keras_colorize.model",
     "build_model": "keras_colorize.model",
     "rebalancing_weights": "keras_colorize.rebalance",
+    "TrainConfig": "keras_colorize.train_config",
+    "run_training": "keras_colorize.trainer",
     "smooth_prior": "keras_colorize.rebalance",
 }
 

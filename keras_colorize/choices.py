@@ -1,9 +1,22 @@
 """The choices of the command-line flags, importable without TensorFlow (for a fast --help).
 
-The modules that implement them (`keras_colorize.runtimes`, `keras_colorize.presets`)
-re-export these names.
+The modules that implement them (`keras_colorize.model`, `keras_colorize.distribute`,
+`keras_colorize.precision`, `keras_colorize.runtimes`, `keras_colorize.presets`) use or
+re-export these names; tests/test_cli.py checks that they agree.
 """
 
+# --variant of train: the network variants (`keras_colorize.model.VARIANTS` holds their layouts).
+VARIANT_NAMES = ("full", "5block_dilated", "4block", "l2")
+# --loss of train.
+LOSSES = ("rebalanced", "plain", "l2")
+# --strategy of train (`keras_colorize.distribute`).
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+# --mixed_precision of train (`keras_colorize.precision.PRECISIONS` maps them to Keras policies).
+TRAIN_PRECISIONS = ("auto", "none", "bfloat16", "float16")
+# --classifier of evaluate and study: the bundled offline MobileNet v2 (`keras_colorize.classifier`).
+BUNDLED_CLASSIFIER = "mobilenet_v2"
+# --protocol of evaluate (`keras_colorize.evaluation`).
+EVAL_PROTOCOLS = ("photos", "imagenet5k")
 # --runtime of colorize: what runs the network (auto: the fastest installed).
 RUNTIMES = ("auto", "tensorflow", "openvino", "onnxruntime")
 # --precision of colorize and export.

@@ -28,12 +28,12 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_colorize.choices import BUNDLED_CLASSIFIER as BUNDLED
 from keras_colorize.layers import resize_uint8
 
 NUM_CLASSES = 1000
 CROP_FRACTION = 224 / 256
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
-BUNDLED = "mobilenet_v2"
 BUNDLED_FILE = "mobilenet_v2_1.0_224_quant.tflite"
 BUNDLED_LABELS = "mobilenet_v2_labels.txt"
 KERAS_CLASSIFIERS = ("vgg16", "resnet50")

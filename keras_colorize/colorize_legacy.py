@@ -11,15 +11,10 @@ never stops the run.
 """
 
 import os
-import sys
 
-import keras
-from absl import app, flags
+from absl import flags
 
-from keras_colorize.colorizer import Colorizer
-from keras_colorize.figures import image_grid, shorten
-from keras_colorize.images import list_images
-from keras_colorize.skipping import SKIPPABLE, Skips
+from keras_colorize import command
 
 FLAGS = flags.FLAGS
 
@@ -63,6 +58,13 @@ def colorize_folder(
         skipped files' reasons, "num_skipped", "skipped_by_kind", "skipped":
         [{file, kind, reason}]}.
     """
+    import keras
+
+    from keras_colorize.colorizer import Colorizer
+    from keras_colorize.figures import image_grid, shorten
+    from keras_colorize.images import list_images
+    from keras_colorize.skipping import SKIPPABLE, Skips
+
     colorizer = Colorizer.from_preset(model, **({"work_size": work_size} if work_size else {}))
     temperature = temperature or colorizer.temperature
     files = list_images(data_dir)[:max_images]
@@ -113,32 +115,37 @@ def colorize_folder(
     }
 
 
-def main(argv):
+REQUIRED = ("model", "data_dir", "output")
+
+
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Colorize --data_dir into galleries in --output; returns the exit status.
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
     del argv
-    for name in ("model", "data_dir", "output"):
-        if not getattr(FLAGS, name):
-            sys.exit(f"--{name} is required")
-    if (FLAGS.temperature is not None and FLAGS.temperature <= 0) or FLAGS.per_gallery < 1:
-        sys.exit("--temperature must be > 0 and --per_gallery >= 1")
-    try:
-        result = colorize_folder(
-            FLAGS.model,
-            FLAGS.data_dir,
-            FLAGS.output,
-            FLAGS.temperature,
-            FLAGS.work_size,
-            FLAGS.per_gallery,
-            FLAGS.cell,
-            FLAGS.max_images,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"Error: {error}")
+    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
+        raise command.UsageError(f"--temperature must be > 0, got {FLAGS.temperature}")
+    if FLAGS.per_gallery < 1:
+        raise command.UsageError(f"--per_gallery must be >= 1, got {FLAGS.per_gallery}")
+    result = colorize_folder(
+        FLAGS.model,
+        FLAGS.data_dir,
+        FLAGS.output,
+        FLAGS.temperature,
+        FLAGS.work_size,
+        FLAGS.per_gallery,
+        FLAGS.cell,
+        FLAGS.max_images,
+    )
     print(
         f"{result['photos']} photos in {len(result['galleries'])} galleries, "
         f"{result['num_skipped']} skipped; see {os.path.join(FLAGS.output, 'index.md')}"
     )
+    return command.EXIT_OK
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    command.run(main, define_flags, __doc__, REQUIRED)

@@ -13,7 +13,7 @@ import tempfile
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+from keras_colorize.choices import STRATEGIES
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

@@ -14,21 +14,12 @@ work.
 """
 
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
-from keras_colorize.classifier import BUNDLED
-from keras_colorize.evaluation import (
-    PROTOCOLS,
-    classifier_note,
-    evaluate,
-    find_labels,
-    load_classifier,
-    load_entry,
-    resolve_prior,
-)
-from keras_colorize.feature_distances import feature_networks
+from keras_colorize import command
+from keras_colorize.choices import BUNDLED_CLASSIFIER as BUNDLED
+from keras_colorize.choices import EVAL_PROTOCOLS as PROTOCOLS
 
 FLAGS = flags.FLAGS
 
@@ -86,39 +77,52 @@ def define_flags() -> None:
     )
 
 
-def main(argv):
+REQUIRED = ("model", "data_dir", "output")
+
+
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Evaluate --model on --data_dir into --output; returns the exit status.
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
     del argv
-    for name in ("model", "data_dir", "output"):
-        if not getattr(FLAGS, name):
-            sys.exit(f"--{name} is required")
     if not os.path.isdir(FLAGS.data_dir):
-        sys.exit(f"--data_dir: {FLAGS.data_dir} is not a folder")
+        raise command.UsageError(f"--data_dir: {FLAGS.data_dir} is not a folder")
     if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        sys.exit(f"--temperature must be > 0, got {FLAGS.temperature}")
-    try:
-        # Everything that may fail (a download offline, a bad file) is loaded before anything is written.
-        prior = resolve_prior(FLAGS.prior)
-        entry = load_entry(FLAGS.model, FLAGS.name, FLAGS.model_prior, FLAGS.work_size)
-        labels = find_labels(FLAGS.data_dir, FLAGS.labels)
-        classifier, names = load_classifier(FLAGS.classifier if labels else None, FLAGS.classifier_labels)
-        features = feature_networks(FLAGS.fid)
-        results = evaluate(
-            [entry],
-            FLAGS.data_dir,
-            FLAGS.output,
-            prior,
-            labels,
-            classifier,
-            names,
-            FLAGS.temperature,
-            FLAGS.max_images,
-            title=f"Evaluation of {entry.name}",
-            features=features,
-            protocol=FLAGS.protocol,
-            classifier_status=classifier_note(FLAGS.classifier, labels, FLAGS.data_dir, FLAGS.labels),
-        )
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"Error: {error}")
+        raise command.UsageError(f"--temperature must be > 0, got {FLAGS.temperature}")
+    from keras_colorize.evaluation import (
+        classifier_note,
+        evaluate,
+        find_labels,
+        load_classifier,
+        load_entry,
+        resolve_prior,
+    )
+    from keras_colorize.feature_distances import feature_networks
+
+    # Everything that may fail (a download offline, a bad file) is loaded before anything is written.
+    prior = resolve_prior(FLAGS.prior)
+    entry = load_entry(FLAGS.model, FLAGS.name, FLAGS.model_prior, FLAGS.work_size)
+    labels = find_labels(FLAGS.data_dir, FLAGS.labels)
+    classifier, names = load_classifier(FLAGS.classifier if labels else None, FLAGS.classifier_labels)
+    features = feature_networks(FLAGS.fid)
+    results = evaluate(
+        [entry],
+        FLAGS.data_dir,
+        FLAGS.output,
+        prior,
+        labels,
+        classifier,
+        names,
+        FLAGS.temperature,
+        FLAGS.max_images,
+        title=f"Evaluation of {entry.name}",
+        features=features,
+        protocol=FLAGS.protocol,
+        classifier_status=classifier_note(FLAGS.classifier, labels, FLAGS.data_dir, FLAGS.labels),
+    )
     kinds = ", ".join(f"{n} {kind}" for kind, n in results["skipped_by_kind"].items())
     print(
         f"{results['num_photos']} photos evaluated, {results['num_skipped']} skipped"
@@ -129,8 +133,8 @@ def main(argv):
         print(f"  skipped {entry['reason']}")
     if results["num_skipped"] > 20:
         print(f"  ... and {results['num_skipped'] - 20} more (metrics.json)")
+    return command.EXIT_OK
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    command.run(main, define_flags, __doc__, REQUIRED)

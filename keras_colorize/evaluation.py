@@ -25,6 +25,7 @@ import numpy as np
 from absl import logging
 
 from keras_colorize import metrics
+from keras_colorize.choices import EVAL_PROTOCOLS
 from keras_colorize.classifier import (
     BUNDLED,
     Classifier,
@@ -49,7 +50,7 @@ DEFAULT_CLASSIFIER_LABELS = "imagenet_labels.txt"
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 REFERENCE_PRIOR = os.path.join(ASSETS, "reference_prior.npy")
 REFERENCE_PRIOR_INFO = os.path.join(ASSETS, "reference_prior.json")
-PROTOCOLS = ("photos", "imagenet5k")
+PROTOCOLS = EVAL_PROTOCOLS
 IMAGENET5K_COUNT = 5000
 IMAGENET5K_SIZE = 256
 _IMAGENET_VAL = re.compile(r"ILSVRC2012_val_(\d{8})\.", re.IGNORECASE)

@@ -15,13 +15,14 @@ checkpoints.
 import dataclasses
 import json
 import os
-import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
-from keras_colorize import train
-from keras_colorize.classifier import BUNDLED
-from keras_colorize.evaluation import classifier_note, evaluate, find_labels, load_classifier, load_entry
+from keras_colorize import command
+from keras_colorize.choices import BUNDLED_CLASSIFIER
+from keras_colorize.train_config import TrainConfig, validate
+from keras_colorize.train_flags import config_from_flags
+from keras_colorize.train_flags import define_flags as define_training_flags
 
 # name -> (network variant, loss)
 MODELS = {
@@ -36,7 +37,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
-    train.define_flags(FLAGS)
+    define_training_flags(FLAGS)
     flags.DEFINE_string("study_dir", None, "One folder per model, plus the shared prior and the report.")
     flags.DEFINE_string("test_data", None, "Held-out colour photos for the metrics.")
     flags.DEFINE_string(
@@ -44,8 +45,9 @@ def define_flags() -> None:
     )
     flags.DEFINE_string(
         "classifier",
-        BUNDLED,
-        f"'{BUNDLED}' (bundled, offline), 'vgg16', 'resnet50', a .tflite or a .keras ImageNet classifier.",
+        BUNDLED_CLASSIFIER,
+        f"'{BUNDLED_CLASSIFIER}' (bundled, offline), 'vgg16', 'resnet50', a .tflite or a .keras ImageNet "
+        "classifier.",
     )
     flags.DEFINE_string("classifier_labels", None, "Class names for the classifier (optional).")
     flags.DEFINE_list("models", list(MODELS), f"Models to train and compare, among {', '.join(MODELS)}.")
@@ -54,19 +56,21 @@ def define_flags() -> None:
     flags.DEFINE_string("report_dir", None, "Where the report goes (default <study_dir>/report).")
 
 
-def shared_prior(config: train.TrainConfig, study_dir: str) -> str:
+def shared_prior(config: TrainConfig, study_dir: str) -> str:
     """The training prior every model uses: --prior, or computed once into study_dir."""
     if config.prior:
         return config.prior
-    from keras_colorize.prior import cached_prior
+    from keras_colorize.empirical_prior import cached_prior
 
     path = os.path.join(study_dir, "prior.npy")
     cached_prior(path, config.train_data, config.image_size, config.batch_size, config.prior_max_images)
     return path
 
 
-def train_models(config: train.TrainConfig, study_dir: str, names: list[str]) -> dict[str, dict]:
+def train_models(config: TrainConfig, study_dir: str, names: list[str]) -> dict[str, dict]:
     """Train (or resume, or skip when finished) each model; returns training.json per model."""
+    from keras_colorize.trainer import run_training
+
     prior = shared_prior(config, study_dir)
     done = {}
     for name in names:
@@ -80,7 +84,7 @@ def train_models(config: train.TrainConfig, study_dir: str, names: list[str]) ->
             model_config = dataclasses.replace(
                 config, model_dir=model_dir, variant=variant, loss=loss, prior=prior
             )
-            train.run_training(model_config)
+            run_training(model_config)
         with open(summary_path, encoding="utf-8") as file:
             done[name] = json.load(file)
     return done
@@ -99,11 +103,11 @@ def training_columns(summary: dict) -> dict:
 
 
 def run_study(
-    config: train.TrainConfig,
+    config: TrainConfig,
     study_dir: str,
     test_data: str,
     semantic_data: str | None = None,
-    classifier: str | None = BUNDLED,
+    classifier: str | None = BUNDLED_CLASSIFIER,
     classifier_labels: str | None = None,
     names: list[str] | None = None,
     temperature: float | None = None,
@@ -116,6 +120,8 @@ def run_study(
     numbers sit on the same scale as any other report; the models train with the shared training prior.
     Photos that cannot be used are skipped and counted in both reports.
     """
+    from keras_colorize.evaluation import classifier_note, evaluate, find_labels, load_classifier, load_entry
+
     names = list(names or MODELS)
     unknown = [n for n in names if n not in MODELS]
     if unknown:
@@ -173,37 +179,39 @@ def run_study(
     )
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    for name in ("study_dir", "test_data"):
-        if not getattr(FLAGS, name):
-            sys.exit(f"--{name} is required")
+REQUIRED = ("study_dir", "test_data")
+
+
+@command.handles_errors
+def main(argv: list[str]) -> int:
+    """Train, evaluate and report as the flags say; returns the exit status.
+
+    Args:
+        argv: leftover arguments (none are accepted).
+    """
+    del argv
     for name in ("test_data", "semantic_data"):
         path = getattr(FLAGS, name)
         if path and not os.path.isdir(path):
-            sys.exit(f"--{name}: {path} is not a folder")
-    try:
-        config = train.config_from_flags(FLAGS)
-        train.validate(dataclasses.replace(config, model_dir=FLAGS.study_dir))
-        results = run_study(
-            config,
-            FLAGS.study_dir,
-            FLAGS.test_data,
-            FLAGS.semantic_data,
-            FLAGS.classifier,
-            FLAGS.classifier_labels,
-            FLAGS.models,
-            FLAGS.temperature,
-            FLAGS.max_test_images,
-            FLAGS.report_dir,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"Error: {error}")
+            raise command.UsageError(f"--{name}: {path} is not a folder")
+    config = config_from_flags(FLAGS)
+    validate(dataclasses.replace(config, model_dir=FLAGS.study_dir))
+    results = run_study(
+        config,
+        FLAGS.study_dir,
+        FLAGS.test_data,
+        FLAGS.semantic_data,
+        FLAGS.classifier,
+        FLAGS.classifier_labels,
+        FLAGS.models,
+        FLAGS.temperature,
+        FLAGS.max_test_images,
+        FLAGS.report_dir,
+    )
     report_dir = FLAGS.report_dir or os.path.join(FLAGS.study_dir, "report")
     print(f"Study report ({results['num_photos']} test photos): {os.path.join(report_dir, 'report.md')}")
+    return command.EXIT_OK
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    command.run(main, define_flags, __doc__, REQUIRED)

@@ -1,7 +1,8 @@
 """Train a colorization network: `python -m keras_colorize.train --flagfile=configs/<name>.cfg`.
 
-The Python API is `TrainConfig` + `run_training(config)`; the CLI only
-turns flags into a `TrainConfig`. Defaults are the paper's (Zhang et al.
+The Python API is `kc.TrainConfig` + `kc.run_training(config)`
+(`keras_colorize.train_config`, `keras_colorize.trainer`); this command only
+turns flags into a `TrainConfig` (`keras_colorize.train_flags`). Defaults are the paper's (Zhang et al.
 2016, Sec. 3 and the released Caffe solver): batch 40, Adam lr 3e-5 (beta1
 0.9, beta2 0.99), weight decay 1e-3, lr drops at 200k and 375k steps,
 450k steps. A run resumes from the newest checkpoint in --model_dir; see
@@ -18,93 +19,17 @@ Exit status: 0 trained, 1 the run failed (a non-finite loss: the message names
 the step and the last good checkpoint), 2 usage error (one `error:` line).
 """
 
-import dataclasses
 import sys
 
 from absl import flags, logging
 
 from keras_colorize import command
-from keras_colorize.distribute import STRATEGIES
-from keras_colorize.model import VARIANTS
-from keras_colorize.precision import PRECISIONS
-from keras_colorize.train_config import LOSSES, TrainConfig, validate
-from keras_colorize.trainer import NonFiniteLossError, Trainer
-
-__all__ = ["LOSSES", "TrainConfig", "config_from_flags", "define_flags", "run_training", "validate"]
-
-
-def run_training(config: TrainConfig) -> dict:
-    """Train (or resume) as configured; returns model_path, steps, epochs,
-    wall_time_s, train_loss (mean of the last epoch), val_loss and model_dir.
-
-    Re-entrant: it reads no global flags and clears the Keras session, so one
-    process can train several models in turn.
-    """
-    validate(config)
-    return Trainer(config).run()
-
+from keras_colorize.train_flags import config_from_flags, define_flags
 
 # The CLI's own flag registry: other modules (e.g. keras_colorize.prior) define
-# global absl flags with the same names, and importing this module for
-# `run_training` must define nothing global.
+# global absl flags with the same names, and importing this module must define
+# nothing global.
 CLI_FLAGS = flags.FlagValues()
-
-
-def define_flags(flag_values: flags.FlagValues) -> None:
-    """The CLI flags, one per `TrainConfig` field."""
-    d = TrainConfig()
-    fv = {"flag_values": flag_values}
-    data = "folders (recursive), photo files or TFRecord patterns; repeatable; on the command line they "
-    data += "replace a flagfile's"
-    flags.DEFINE_multi_string("train_data", [], f"Training photos: {data}.", **fv)
-    flags.DEFINE_multi_string("val_data", [], f"Validation photos: {data}.", **fv)
-    flags.DEFINE_string("model_dir", None, "Checkpoints, logs and the final model go here.", **fv)
-    flags.DEFINE_integer("image_size", d.image_size, "Square training crop size (multiple of 8).", **fv)
-    flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size (all replicas).", **fv)
-    flags.DEFINE_integer("epochs", 0, "Number of epochs (0: until --max_steps).", **fv)
-    flags.DEFINE_integer("steps_per_epoch", 0, "Cap on steps per epoch (0: a full pass).", **fv)
-    flags.DEFINE_integer("max_steps", d.max_steps, "Total training steps (0: --epochs bounds).", **fv)
-    flags.DEFINE_float("max_train_time_s", 0, "Stop after this much training wall time (0: no limit).", **fv)
-    flags.DEFINE_enum("variant", d.variant, list(VARIANTS), "Network variant.", **fv)
-    flags.DEFINE_float("width", d.width, "Channel multiplier (1.0 = the paper's).", **fv)
-    flags.DEFINE_enum("loss", d.loss, list(LOSSES), "rebalanced / plain cross-entropy, or l2.", **fv)
-    flags.DEFINE_string("prior", d.prior, "Smoothed ab prior (.npy); computed if absent.", **fv)
-    flags.DEFINE_integer("prior_max_images", None, "Photos used to compute the prior (None: all).", **fv)
-    flags.DEFINE_float("rebalance_lambda", d.rebalance_lambda, "Prior/uniform mixing lambda.", **fv)
-    flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.", **fv)
-    flags.DEFINE_float("beta_1", d.beta_1, "Adam beta1.", **fv)
-    flags.DEFINE_float("beta_2", d.beta_2, "Adam beta2.", **fv)
-    flags.DEFINE_float("weight_decay", d.weight_decay, "L2 weight decay on kernels (Caffe-style).", **fv)
-    flags.DEFINE_list("lr_decay_steps", [str(s) for s in d.lr_decay_steps], "Steps where lr drops.", **fv)
-    flags.DEFINE_float("lr_decay_factor", d.lr_decay_factor, "lr multiplier at each drop.", **fv)
-    flags.DEFINE_integer("seed", d.seed, "Seed of weights, data order and crops.", **fv)
-    flags.DEFINE_boolean("skip_grayscale", d.skip_grayscale, "Drop photos without colour.", **fv)
-    flags.DEFINE_integer("checkpoint_every_steps", d.checkpoint_every_steps, "Checkpoint period.", **fv)
-    flags.DEFINE_integer("keep_checkpoints", d.keep_checkpoints, "Checkpoints kept.", **fv)
-    flags.DEFINE_integer("log_every_steps", d.log_every_steps, "Logging period (steps).", **fv)
-    flags.DEFINE_integer("val_images", d.val_images, "Validation photos shown in TensorBoard.", **fv)
-    flags.DEFINE_enum("strategy", d.strategy, list(STRATEGIES), "Distribution strategy.", **fv)
-    flags.DEFINE_enum(
-        "mixed_precision",
-        d.mixed_precision,
-        list(PRECISIONS),
-        "Compute dtype (auto: bfloat16 on CPUs with AVX512_BF16/AMX, else float32).",
-        **fv,
-    )
-    flags.DEFINE_boolean("jit", d.jit, "XLA-compile the forward/backward computation.", **fv)
-    flags.DEFINE_boolean("progress", d.progress, "Show a progress bar.", **fv)
-    flags.DEFINE_integer("inject_nan_at_step", None, "TESTING ONLY: make this step's loss NaN.", **fv)
-
-
-def config_from_flags(flag_values: flags.FlagValues) -> TrainConfig:
-    values = {f.name: flag_values[f.name].value for f in dataclasses.fields(TrainConfig)}
-    values["lr_decay_steps"] = tuple(int(s) for s in values["lr_decay_steps"])
-    values["model_dir"] = values["model_dir"] or ""
-    for name in ("epochs", "steps_per_epoch", "max_steps", "max_train_time_s"):
-        values[name] = values[name] or None  # 0 on the command line means "no limit"
-    return TrainConfig(**values)
-
-
 DATA_FLAGS = ("train_data", "val_data")
 
 
@@ -134,6 +59,8 @@ def main(argv: list[str]) -> int:
         argv: leftover arguments (none are accepted).
     """
     del argv
+    from keras_colorize.trainer import NonFiniteLossError, run_training
+
     try:
         run_training(config_from_flags(CLI_FLAGS))
     except NonFiniteLossError as error:

@@ -7,11 +7,7 @@ flags into a TrainConfig; the study and tests build one directly).
 import dataclasses
 import os
 
-from keras_colorize.distribute import STRATEGIES
-from keras_colorize.model import VARIANTS
-from keras_colorize.precision import PRECISIONS
-
-LOSSES = ("rebalanced", "plain", "l2")
+from keras_colorize.choices import LOSSES, STRATEGIES, TRAIN_PRECISIONS, VARIANT_NAMES
 
 
 @dataclasses.dataclass
@@ -73,8 +69,9 @@ def _check_sources(name: str, sources: list[str]) -> None:
 
 def validate(config: TrainConfig) -> None:
     """Raise ValueError naming the first bad setting."""
-    if config.variant not in VARIANTS:
-        raise ValueError(f"--variant {config.variant!r} is unknown; choose one of {', '.join(VARIANTS)}.")
+    if config.variant not in VARIANT_NAMES:
+        choices = ", ".join(VARIANT_NAMES)
+        raise ValueError(f"--variant {config.variant!r} is unknown; choose one of {choices}.")
     if config.loss not in LOSSES:
         raise ValueError(f"--loss {config.loss!r} is unknown; choose one of {', '.join(LOSSES)}.")
     if (config.loss == "l2") != (config.variant == "l2"):
@@ -84,9 +81,10 @@ def validate(config: TrainConfig) -> None:
         )
     if config.strategy not in STRATEGIES:
         raise ValueError(f"--strategy {config.strategy!r} is unknown; choose one of {', '.join(STRATEGIES)}.")
-    if config.mixed_precision not in PRECISIONS:
+    if config.mixed_precision not in TRAIN_PRECISIONS:
         raise ValueError(
-            f"--mixed_precision {config.mixed_precision!r} is unknown; choose one of {', '.join(PRECISIONS)}."
+            f"--mixed_precision {config.mixed_precision!r} is unknown; "
+            f"choose one of {', '.join(TRAIN_PRECISIONS)}."
         )
     if not config.model_dir:
         raise ValueError("--model_dir is required.")

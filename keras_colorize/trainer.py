@@ -38,7 +38,7 @@ from keras_colorize.optimizer import current_learning_rate, is_decayed, make_opt
 from keras_colorize.precision import PRECISIONS, dtype_policy, resolve_precision
 from keras_colorize.preprocessing import training_pair
 from keras_colorize.rebalance import rebalancing_weights
-from keras_colorize.train_config import TrainConfig
+from keras_colorize.train_config import TrainConfig, validate
 
 LOG_FILE = "train_log.jsonl"  # one line per step: {"step", "epoch", "loss"}; a resumed run appends
 
@@ -146,8 +146,32 @@ def make_eval_step(strategy: tf.distribute.Strategy, model: keras.Model, loss_fn
     return eval_step
 
 
+def run_training(config: TrainConfig) -> dict:
+    """Train (or resume) as configured; returns model_path, steps, epochs,
+    wall_time_s, train_loss (mean of the last epoch), val_loss and model_dir.
+
+    Re-entrant: it reads no global flags and clears the Keras session, so one
+    process can train several models in turn (the study does).
+
+    Args:
+        config: the run's settings; checked first (`train_config.validate`: a
+            bad setting raises ValueError naming its flag).
+
+    Example:
+
+    >>> import keras_colorize as kc
+    >>> config = kc.TrainConfig(train_data=["tests/fixtures/photos"], model_dir="/tmp/tiny_run",
+    ...                         image_size=32, batch_size=4, max_steps=2, variant="4block", width=0.125,
+    ...                         progress=False)
+    >>> kc.run_training(config)["steps"]  # doctest: +SKIP
+    2
+    """
+    validate(config)
+    return Trainer(config).run()
+
+
 class Trainer:
-    """Runs one `TrainConfig`; `keras_colorize.train.run_training` is the usual entry point.
+    """Runs one `TrainConfig`; `run_training` is the usual entry point.
 
     Args:
         config: the run's settings (validated by `run_training`, or call
@@ -231,7 +255,7 @@ class Trainer:
         return self._finish(position)
 
     def _prior(self) -> np.ndarray:
-        from keras_colorize.prior import compute_prior, save_prior
+        from keras_colorize.empirical_prior import compute_prior, save_prior
 
         c = self.config
         saved = os.path.join(c.model_dir, "prior.npy")

@@ -71,7 +71,17 @@ def test_one_tool_lists_its_commands_and_helps_without_tensorflow():
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
     )
     helps = {}
-    for name in ("colorize", "export", "convert"):
+    for name in (
+        "colorize",
+        "export",
+        "convert",
+        "train",
+        "prior",
+        "evaluate",
+        "study",
+        "legacy",
+        "make-tfrecords",
+    ):
         result = subprocess.run(
             [sys.executable, "-c", code, name], capture_output=True, text=True, cwd=ROOT, timeout=120, env=ENV
         )
@@ -79,6 +89,8 @@ def test_one_tool_lists_its_commands_and_helps_without_tensorflow():
         assert result.stdout.splitlines()[-1] == "False False", name  # --help imports no TensorFlow
         helps[name] = result.stdout
     assert "--[no]overwrite" in helps["colorize"] and "--torch_checkpoint" in helps["convert"]
+    assert "--max_train_time_s" in helps["train"] and "--study_dir" in helps["study"]
+    assert "--protocol" in helps["evaluate"] and "--num_shards" in helps["make-tfrecords"]
     assert "--export_dir" not in helps["colorize"]  # each command lists only its own flags
     assert '"keras-colorize=keras_colorize.cli:main"' in (ROOT / "setup.py").read_text()
     one_error(run("colourise"), 2, "unknown command 'colourise'", "the commands are colorize")
@@ -217,3 +229,15 @@ def test_the_convention_covers_every_style_of_failure(capsys):
     )
     assert command.is_noise("Premature end of JPEG data\n") and not command.is_noise("error: something\n")
     assert not command.is_noise("W1202 14:40:00.123456 140234 skipping.py:41] Skipping photo: a.jpg")
+
+
+def test_flag_choices_match_what_implements_them():
+    """choices.py (importable without TensorFlow, for --help) agrees with the modules behind it."""
+    from keras_colorize import choices
+    from keras_colorize.evaluation import PROTOCOLS
+    from keras_colorize.model import VARIANTS
+    from keras_colorize.precision import PRECISIONS
+
+    assert tuple(VARIANTS) == choices.VARIANT_NAMES
+    assert tuple(PRECISIONS) == choices.TRAIN_PRECISIONS
+    assert PROTOCOLS == choices.EVAL_PROTOCOLS

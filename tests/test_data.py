@@ -10,9 +10,9 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_colorize.data import make_dataset
-from keras_colorize.data.make_tfrecords import write_tfrecords
 from keras_colorize.data.pipeline import random_crop
 from keras_colorize.data.sources import RECORD_FEATURES
+from keras_colorize.data.tfrecords import write_tfrecords
 from keras_colorize.images import image_from_bytes
 
 SIZE = 64

@@ -190,9 +190,10 @@ def test_downloads_offline_fail_in_one_line_before_writing(models, data_dir, tmp
          f"--data_dir={data_dir}", f"--output={output}", flag],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
-    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.returncode == 2, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error: --") and ("--fid=mobilenet" in last or "--classifier=mobilenet_v2" in last)
+    assert "Traceback" not in result.stderr and last.startswith("error: --")
+    assert "--fid=mobilenet" in last or "--classifier=mobilenet_v2" in last
     assert not output.exists()  # nothing half-written
 
 

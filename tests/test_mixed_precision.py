@@ -9,7 +9,7 @@ import pytest
 
 from keras_colorize.colorizer import Colorizer
 from keras_colorize.precision import resolve_precision
-from keras_colorize.train import TrainConfig, validate
+from keras_colorize.train_config import TrainConfig, validate
 from keras_colorize.trainer import Trainer
 
 PHOTOS = str(pathlib.Path(__file__).parent / "fixtures" / "photos")

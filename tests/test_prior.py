@@ -11,8 +11,8 @@ from skimage.color import rgb2lab
 
 from keras_colorize.bins import NUM_BINS, bin_centers
 from keras_colorize.data import make_dataset
-from keras_colorize.data.make_tfrecords import write_tfrecords
-from keras_colorize.prior import compute_prior, count_bins
+from keras_colorize.data.tfrecords import write_tfrecords
+from keras_colorize.empirical_prior import compute_prior, count_bins
 from keras_colorize.rebalance import rebalancing_weights, smooth_prior
 
 SIZE = 64

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from keras_colorize.train import TrainConfig, run_training
-from keras_colorize.trainer import NonFiniteLossError
+from keras_colorize.train_config import TrainConfig
+from keras_colorize.trainer import NonFiniteLossError, run_training
 
 ROOT = pathlib.Path(__file__).parent.parent
 PHOTOS = str(ROOT / "tests" / "fixtures" / "photos")

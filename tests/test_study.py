@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from keras_colorize.study import MODELS, run_study, training_columns
-from keras_colorize.train import TrainConfig
+from keras_colorize.train_config import TrainConfig
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 TFLITE = FIXTURES / "classifier" / "mobilenet_v2_1.0_224_quant.tflite"
@@ -50,10 +50,10 @@ def test_study_configs_parse():
     code = (
         "import json, sys\n"
         "from absl import flags\n"
-        "from keras_colorize import study, train\n"
+        "from keras_colorize import study, train_flags\n"
         "study.define_flags()\n"
         "flags.FLAGS(['study', '--flagfile=' + sys.argv[1]])\n"
-        "c = train.config_from_flags(flags.FLAGS)\n"
+        "c = train_flags.config_from_flags(flags.FLAGS)\n"
         "print(json.dumps([c.train_data, c.max_steps, c.image_size, c.width, flags.FLAGS.test_data]))\n"
     )
     root = pathlib.Path(__file__).parent.parent
@@ -105,7 +105,7 @@ def test_semantic_data_apart_from_test_data(tmp_path, photo_paths):
     from fixtures.tiny import tiny_colorizer
     from PIL import Image
 
-    from keras_colorize.prior import save_prior
+    from keras_colorize.empirical_prior import save_prior
 
     study = tmp_path / "study"
     names = ["full", "l2"]

@@ -13,7 +13,9 @@ import pytest
 from absl import flags
 
 from keras_colorize.colorizer import Colorizer
-from keras_colorize.train import TrainConfig, config_from_flags, define_flags, run_training, validate
+from keras_colorize.train_config import TrainConfig, validate
+from keras_colorize.train_flags import config_from_flags, define_flags
+from keras_colorize.trainer import run_training
 
 ROOT = pathlib.Path(__file__).parent.parent
 PHOTOS = str(ROOT / "tests" / "fixtures" / "photos")

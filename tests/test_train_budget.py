@@ -5,7 +5,8 @@ import pathlib
 
 import pytest
 
-from keras_colorize.train import TrainConfig, run_training
+from keras_colorize.train_config import TrainConfig
+from keras_colorize.trainer import run_training
 
 PHOTOS = str(pathlib.Path(__file__).parent / "fixtures" / "photos")
 
