@@ -386,13 +386,18 @@ class _ChunkWriter:
 def _settings_key(colorizer: Colorizer, input_path: str, frames: FrameColorizer, encoding: dict) -> dict:
     """What must match for a run to resume another's chunks: the input file, the model, every setting."""
     stat = os.stat(input_path)
-    model = json.dumps(colorizer.get_config(), sort_keys=True, default=str)
+    weights = hashlib.sha256()  # the weights themselves: layer names differ from process to process
+    for array in colorizer.backbone.get_weights():
+        weights.update(np.ascontiguousarray(array).tobytes())
     runner = colorizer.runner
     return {
         "input": os.path.abspath(input_path),
         "input_size": stat.st_size,
         "input_mtime_ns": stat.st_mtime_ns,
-        "model": hashlib.sha256(model.encode()).hexdigest(),
+        "weights": weights.hexdigest(),
+        "variant": f"{colorizer.backbone.variant} x{colorizer.backbone.width}",
+        "work_size": colorizer.work_size,
+        "decoding": colorizer.decoding,
         "runtime": None if runner is None else f"{type(runner).__name__} {getattr(runner, 'precision', '')}",
         "temporal": frames.temporal,
         "cut_threshold": frames.cut_threshold,
