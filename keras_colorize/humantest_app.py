@@ -40,6 +40,8 @@ body { font-family: sans-serif; max-width: 46rem; margin: 1.5rem auto; padding: 
 .photo img { display: block; visibility: hidden; }
 body.shown .photo img { visibility: visible; }
 body.hidden .photo img { display: none; }
+.photo span { display: none; }
+body.hidden .photo span { display: inline; }
 figure { margin: 0; text-align: center; }
 table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #bbb; padding: .3rem .6rem; text-align: right; }
@@ -73,7 +75,7 @@ as you give it. Nothing about you is recorded except a random id kept in a cooki
 <div class="pair">
 {% for side, file in [("left", trial.left), ("right", trial.right)] %}
 <button type="button" class="photo" id="choose-{{ side }}" data-side="{{ side }}">
-<img src="/image/{{ file }}" width="{{ size }}" height="{{ size }}" alt="">{{ side }}</button>
+<img src="/image/{{ file }}" width="{{ size }}" height="{{ size }}" alt=""><span>{{ side }}</span></button>
 {% endfor %}
 </div></form>
 <noscript>The test needs JavaScript to time the photos.</noscript>

@@ -139,9 +139,6 @@ def prepare(photos_folder: str, methods: list[str], folder: str, size: int, seed
             "fakes": {method name: file}}, for the photos every method colorized.
         skips: a `skipping.Skips` of the photos left out, with their reasons.
     """
-    from keras_colorize.evaluation import center_square
-    from keras_colorize.skipping import Skips
-
     if not os.path.isdir(photos_folder):
         raise command.UsageError(f"--photos={photos_folder} is not a folder; give a folder of colour photos")
     files = list_images(photos_folder)
@@ -150,6 +147,9 @@ def prepare(photos_folder: str, methods: list[str], folder: str, size: int, seed
     names = [method_name(method) for method in methods]
     if len(set(names)) < len(names) or SANITY in names:
         raise command.UsageError(f"--models names {names} must differ; rename a folder or a file")
+    from keras_colorize.evaluation import center_square  # TensorFlow: after the checks
+    from keras_colorize.skipping import Skips
+
     images = os.path.join(folder, IMAGES)
     os.makedirs(images, exist_ok=True)
     skips, made, shapes = Skips(), {}, {}
