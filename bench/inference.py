@@ -184,7 +184,7 @@ def parts(folder: str, photo: bytes, network, default_path: bool) -> dict:
     small = np.asarray(colorizer.preprocessor.work_lightness(rgb[None]))
     probs = network(small)
     ab = colorizer.decoder(probs, np.full((1,), colorizer.temperature, np.float32))
-    result = colorizer._finish(rgb, ab)
+    result = colorizer.finish(rgb, ab)
     steps = {
         "decode_jpeg": lambda: load_photo(photo),
         "working_size_L": lambda: colorizer.preprocessor.work_lightness(rgb[None]),
@@ -195,7 +195,7 @@ def parts(folder: str, photo: bytes, network, default_path: bool) -> dict:
             else {}
         ),
         "annealed_mean": lambda: np.asarray(colorizer.decoder(probs, np.full((1,), 0.38, np.float32))),
-        "upsample_and_lab_to_rgb": lambda: colorizer._finish(rgb, ab),
+        "upsample_and_lab_to_rgb": lambda: colorizer.finish(rgb, ab),
         "encode_png": lambda: png(result),
     }
     for step in steps.values():
