@@ -432,7 +432,7 @@ def test_one_participant_in_a_real_browser(methods, tmp_path):
     shots = pathlib.Path(SCREENSHOTS) if SCREENSHOTS else tmp_path / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     driver = browser()
-    clicks, previous = {}, None
+    clicks, previous, waited = {}, None, None
 
     def next_trial_shown(driver) -> str | bool:
         """The id of a new trial once both of its photos are on screen (False until then)."""
@@ -454,9 +454,8 @@ def test_one_participant_in_a_real_browser(methods, tmp_path):
                 assert trial.position == number
                 left = driver.find_element(By.CSS_SELECTOR, "#choose-left img")
                 assert left.is_displayed() and left.get_attribute("naturalWidth") == str(settings.size)
-                if (
-                    number == settings.practice
-                ):  # the first test trial: its screenshot, then the photos vanish
+                if waited is None and trial.phase == "test" and trial.method == store.methods()[0]:
+                    waited = trial.id  # its screenshot, then the photos vanish after the display time
                     driver.save_screenshot(str(shots / "trial.png"))
                     time.sleep(settings.display_ms / 1000 + 0.3)
                     assert not left.is_displayed()
@@ -482,8 +481,7 @@ def test_one_participant_in_a_real_browser(methods, tmp_path):
     answered = store.answered_trials()
     assert {trial.id: trial.choice for trial in answered} == clicks
     assert all(0 <= trial.response_ms < 60_000 for trial in answered)
-    waited = next(trial for trial in answered if trial.position == settings.practice)
-    assert waited.response_ms >= settings.display_ms  # clicked after the photos had gone
+    assert store.trial(waited).response_ms >= settings.display_ms  # clicked after the photos had gone
     expected = {}
     for trial in answered:
         if trial.phase == "test" and trial.method != SANITY:
