@@ -53,8 +53,8 @@ setup(
         # The real-vs-fake human test (keras_colorize.humantest) and its browser test. selenium 4.52.0
         # needs a certifi newer than the index has, so 4.51.0.
         "humantest": ["flask==3.1.3", "selenium==4.51.0"],
-        # Films (keras_colorize.video): PyAV, whose wheels carry FFmpeg.
-        "video": ["av==18.1.0"],
+        # Films (keras_colorize.video): PyAV, whose wheels carry FFmpeg; OpenCV for the optical flow.
+        "video": ["av==18.1.0", "opencv-python-headless==5.1.0.95"],
         "dev": ["pytest==9.2.0", "ruff==0.17.6"],
     },
 )
