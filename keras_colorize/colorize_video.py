@@ -6,7 +6,8 @@
 Every frame goes through the same layers as a photo (keras_colorize.video,
 docs/video.md); the network's per-pixel log-probabilities are smoothed along
 time (--temporal, 0: frame by frame) and the smoothing restarts at each scene
-cut (an L-histogram distance above --cut_threshold). --model, --runtime and
+cut (an L-histogram distance above --cut_threshold); --flow moves it with
+the motion (optical flow). --model, --runtime and
 --precision are those of `colorize`. The output keeps the frame count, the
 timestamps (frame rate), the size, the rotation, the metadata and the audio
 (copied, not re-encoded); --codec, --crf and --pix_fmt set the encoding
@@ -63,6 +64,9 @@ def define_flags() -> None:
         "L-histogram distance (0..1) between two frames that starts a new shot (smoothing restarts).",
         lower_bound=0.01,
         upper_bound=1.0,
+    )
+    flags.DEFINE_bool(
+        "flow", False, "Move the smoothing with the motion (optical flow; slower, see docs/video.md)."
     )
     flags.DEFINE_float(
         "temperature", None, "Annealed-mean temperature (> 0; default: the model's); lower is more vivid."
@@ -125,6 +129,7 @@ def main(argv: list[str]) -> int:
         temporal=FLAGS.temporal,
         cut_threshold=FLAGS.cut_threshold,
         temperature=FLAGS.temperature,
+        flow=FLAGS.flow,
         codec=FLAGS.codec,
         crf=FLAGS.crf,
         pix_fmt=FLAGS.pix_fmt,

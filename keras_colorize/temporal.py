@@ -17,8 +17,14 @@ A scene cut restarts the average, so that no colour is carried into the new
 shot: `lightness_histograms` of two consecutive frames' working-size L are
 compared with `histogram_distance` (total variation, 0 identical .. 1 no
 overlap); above the cut threshold the new frame starts a shot.
+
+Optionally the state follows the motion: `optical_flow` (OpenCV's
+Farneback, the `video` extra) finds where each pixel of the new frame was in
+the previous one, and `warp` moves the state there before the average, so a
+moving object keeps its own colour instead of the one behind it.
 """
 
+import numpy as np
 from keras import ops
 
 DEFAULT_TEMPORAL = 0.7
@@ -83,3 +89,79 @@ def histogram_distance(first, second):
     """
     first, second = ops.convert_to_tensor(first, "float32"), ops.convert_to_tensor(second, "float32")
     return 0.5 * ops.sum(ops.abs(first - second), axis=-1)
+
+
+def require_opencv():
+    """The `cv2` module (OpenCV), or an ImportError that says how to install it."""
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError('optical flow needs OpenCV: pip install -e ".[video]" in the repository') from None
+    return cv2
+
+
+def optical_flow(current, previous) -> np.ndarray:
+    """Dense flow [H, W, 2] (dx, dy) with current(p) ~ previous(p + flow(p)): OpenCV's Farneback.
+
+    Args:
+        current: L [H, W] (0..100) of a frame.
+        previous: L [H, W] of the frame before it.
+
+    Example:
+
+    >>> import numpy as np
+    >>> y, x = np.mgrid[0:64, 0:64]
+    >>> def texture(x, y):
+    ...     return 50 + 20 * np.sin(x / 3.0) + 20 * np.sin(y / 4.0 + x / 7.0)
+    >>> flow = optical_flow(texture(x - 2, y), texture(x, y))  # the content moved 2 px right
+    >>> round(float(np.median(flow[16:48, 16:48, 0]))), round(float(np.median(flow[16:48, 16:48, 1])))
+    (-2, 0)
+    """
+    cv2 = require_opencv()
+
+    def eight_bit(lightness) -> np.ndarray:
+        return np.clip(np.rint(np.asarray(lightness, np.float32) * 2.55), 0, 255).astype(np.uint8)
+
+    # OpenCV's documented defaults: a 0.5 pyramid of 3 levels, 15-pixel windows, 3 iterations, poly_n 5.
+    return cv2.calcOpticalFlowFarneback(
+        eight_bit(current), eight_bit(previous), None, 0.5, 3, 15, 3, 5, 1.2, 0
+    )
+
+
+def warp(values, flow):
+    """Backward warp: out(p) = values(p + flow(p)), bilinear, positions clamped to the edges.
+
+    Args:
+        values: [H, W, C] (e.g. a state of log-probabilities, or ab).
+        flow: [H, W, 2] (dx, dy) in pixels, as `optical_flow` gives it.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> row = np.arange(4, dtype="float32").reshape(1, 4, 1)
+    >>> shift = np.zeros((1, 4, 2), "float32")
+    >>> shift[..., 0] = 0.5  # half a pixel to the right
+    >>> ops.convert_to_numpy(warp(row, shift)).ravel().tolist()
+    [0.5, 1.5, 2.5, 3.0]
+    """
+    values = ops.convert_to_tensor(values, "float32")
+    flow = ops.convert_to_tensor(flow, "float32")
+    height, width = values.shape[0], values.shape[1]
+    rows, cols = ops.meshgrid(
+        ops.arange(height, dtype="float32"), ops.arange(width, dtype="float32"), indexing="ij"
+    )
+    y = ops.clip(rows + flow[..., 1], 0.0, height - 1.0)
+    x = ops.clip(cols + flow[..., 0], 0.0, width - 1.0)
+    y0, x0 = ops.floor(y), ops.floor(x)
+    fy, fx = ops.reshape(y - y0, (-1, 1)), ops.reshape(x - x0, (-1, 1))
+    y0, x0 = ops.cast(y0, "int32"), ops.cast(x0, "int32")
+    y1, x1 = ops.minimum(y0 + 1, height - 1), ops.minimum(x0 + 1, width - 1)
+    flat = ops.reshape(values, (height * width, -1))
+
+    def at(yy, xx):
+        return ops.take(flat, ops.reshape(yy * width + xx, (-1,)), axis=0)
+
+    top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx
+    bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx
+    return ops.reshape(top * (1.0 - fy) + bottom * fy, values.shape)

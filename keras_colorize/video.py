@@ -8,7 +8,8 @@ Reading and writing use PyAV, whose wheels carry FFmpeg (the `video` extra:
   whatever runtime the Colorizer uses, the decoder, `finish` with the frame's
   own L at full resolution). Between the network and the decoder the
   per-pixel log-probabilities are smoothed along time and restarted at scene
-  cuts (`keras_colorize.temporal`).
+  cuts (`keras_colorize.temporal`); optionally the state follows the motion
+  (dense optical flow, OpenCV's Farneback).
 * Bounded memory: frames are decoded, colorized and encoded a batch at a
   time; the film is never held in memory.
 * Resume by chunks (`colorize_video`): the output is made in chunks of
@@ -52,7 +53,10 @@ from keras_colorize.temporal import (
     DEFAULT_TEMPORAL,
     histogram_distance,
     lightness_histograms,
+    optical_flow,
+    require_opencv,
     smooth,
+    warp,
 )
 
 DEFAULT_CODEC = "libx264"
@@ -94,6 +98,8 @@ class FrameColorizer:
         cut_threshold: the L-histogram distance (0..1) above which a frame starts a new shot
             and the smoothing restarts (`temporal.histogram_distance`).
         temperature: None (the colorizer's) or an annealed-mean temperature > 0.
+        flow: move the state with the motion before each step (`temporal.optical_flow` between
+            the working-size L of consecutive frames, `temporal.warp`; needs OpenCV).
 
     Example:
 
@@ -114,6 +120,7 @@ class FrameColorizer:
         temporal: float = DEFAULT_TEMPORAL,
         cut_threshold: float = DEFAULT_CUT_THRESHOLD,
         temperature: float | None = None,
+        flow: bool = False,
     ):
         if not 0.0 <= temporal < 1.0:
             raise ValueError(f"temporal must be in [0, 1) (0: frame by frame), got {temporal:g}")
@@ -126,14 +133,17 @@ class FrameColorizer:
             raise ValueError(f"cut threshold must be in (0, 1] (a histogram distance), got {cut_threshold:g}")
         temperature = colorizer.temperature if temperature is None else temperature
         check_temperature(temperature)
+        if flow:
+            require_opencv()
         self.colorizer = colorizer
         self.temporal = float(temporal)
         self.cut_threshold = float(cut_threshold)
         self.temperature = float(temperature)
+        self.flow = bool(flow)
         self.seen = 0  # frames colorized so far
         self.cuts: list[int] = []  # frames (0-based) where a new shot started, after the first
         self._state = None  # smoothed log-probabilities [h, w, 313] after the last frame
-        self._histogram = None  # L histogram of the last frame
+        self._previous = None  # working-size L [1, s, s, 1] of the last frame
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """Colorize the next frames: uint8 RGB [N, H, W, 3] -> uint8 RGB [N, H, W, 3]."""
@@ -142,11 +152,12 @@ class FrameColorizer:
             raise ValueError(f"frames must be uint8 RGB [N, H, W, 3], got {frames.dtype} {frames.shape}")
         colorizer = self.colorizer
         small = colorizer.preprocessor.work_lightness(frames)
-        histograms = lightness_histograms(small)
-        previous = histograms[:1] if self._histogram is None else self._histogram[None]
-        before = ops.concatenate([previous, histograms[:-1]], axis=0)
-        starts = ops.convert_to_numpy(histogram_distance(before, histograms)) > self.cut_threshold
-        starts[0] |= self._histogram is None
+        before = ops.concatenate(
+            [small[:1] if self._previous is None else self._previous, small[:-1]], axis=0
+        )
+        distances = histogram_distance(lightness_histograms(before), lightness_histograms(small))
+        starts = ops.convert_to_numpy(distances) > self.cut_threshold
+        starts[0] |= self._previous is None
         self.cuts += [self.seen + int(i) for i in np.flatnonzero(starts) if self.seen + i > 0]
         prediction = colorizer.run_network(small)
         temperatures = np.full((len(frames),), self.temperature, np.float32)
@@ -159,12 +170,21 @@ class FrameColorizer:
                 if starts[i] or self.temporal == 0:
                     self._state = log_probs[i]
                 else:
+                    if self.flow:
+                        self._state = warp(self._state, self._state_flow(small[i], before[i]))
                     self._state = smooth(self._state, log_probs[i], self.temporal)
                 smoothed.append(self._state)
             ab = colorizer.decoder.decode_log_probabilities(ops.stack(smoothed), temperatures)
-        self._histogram = histograms[-1]
+        self._previous = small[-1:]
         self.seen += len(frames)
         return np.stack([colorizer.finish(frame, ab[i : i + 1]) for i, frame in enumerate(frames)])
+
+    def _state_flow(self, current, previous) -> np.ndarray:
+        """The flow between two frames' working-size L [s, s, 1], at the state's resolution [h, w, 2]."""
+        flow = optical_flow(ops.convert_to_numpy(current)[..., 0], ops.convert_to_numpy(previous)[..., 0])
+        rows, cols = self._state.shape[0], self._state.shape[1]
+        factor = flow.shape[0] // rows  # the backbone's stride (4)
+        return flow.reshape(rows, factor, cols, factor, 2).mean(axis=(1, 3)) / factor
 
     def state(self) -> dict[str, np.ndarray]:
         """What `restore` needs to go on after the last frame (NumPy arrays, for `np.savez`)."""
@@ -173,7 +193,7 @@ class FrameColorizer:
             "seen": np.asarray(self.seen),
             "cuts": np.asarray(self.cuts, np.int64),
             "log_probs": empty if self._state is None else ops.convert_to_numpy(self._state),
-            "histogram": empty if self._histogram is None else ops.convert_to_numpy(self._histogram),
+            "previous": empty if self._previous is None else ops.convert_to_numpy(self._previous),
         }
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
@@ -181,7 +201,7 @@ class FrameColorizer:
         self.seen = int(state["seen"])
         self.cuts = [int(i) for i in state["cuts"]]
         self._state = ops.convert_to_tensor(state["log_probs"]) if state["log_probs"].size else None
-        self._histogram = ops.convert_to_tensor(state["histogram"]) if state["histogram"].size else None
+        self._previous = ops.convert_to_tensor(state["previous"]) if state["previous"].size else None
 
 
 # -- files --------------------------------------------------------------------------------------
@@ -402,6 +422,7 @@ def _settings_key(colorizer: Colorizer, input_path: str, frames: FrameColorizer,
         "temporal": frames.temporal,
         "cut_threshold": frames.cut_threshold,
         "temperature": frames.temperature,
+        "flow": frames.flow,
         **encoding,
     }
 
@@ -434,6 +455,7 @@ def colorize_video(
     temporal: float = DEFAULT_TEMPORAL,
     cut_threshold: float = DEFAULT_CUT_THRESHOLD,
     temperature: float | None = None,
+    flow: bool = False,
     codec: str = DEFAULT_CODEC,
     crf: int = DEFAULT_CRF,
     pix_fmt: str = DEFAULT_PIX_FMT,
@@ -450,6 +472,7 @@ def colorize_video(
         temporal: the smoothing strength in [0, 1) (0: frame by frame).
         cut_threshold: the L-histogram distance that starts a new shot.
         temperature: None (the colorizer's) or an annealed-mean temperature > 0.
+        flow: move the smoothing state with the motion (optical flow; needs OpenCV).
         codec: the video encoder (FFmpeg's name; H.264 by default).
         crf: the constant rate factor of x264 / x265 / VP9 / AV1 (lower is better and larger).
         pix_fmt: the encoded pixel format.
@@ -477,7 +500,7 @@ def colorize_video(
     input_path, output_path = os.fspath(input), os.fspath(output)
     if batch_size < 1 or chunk_frames < 1:
         raise ValueError(f"batch_size and chunk_frames must be >= 1, got {batch_size} and {chunk_frames}")
-    frames = FrameColorizer(colorizer, temporal, cut_threshold, temperature)
+    frames = FrameColorizer(colorizer, temporal, cut_threshold, temperature, flow)
     info = probe(input_path)
     if os.path.exists(output_path) and os.path.samefile(input_path, output_path):
         raise VideoError(f"{output_path} is the input; choose another output")

@@ -145,6 +145,21 @@ def test_smoothing_lowers_flicker_on_still_pixels(colorizer):
     assert film_flicker(0.8) < 0.5 * film_flicker(0.0)
 
 
+def test_flow_moves_the_state_with_the_pan(colorizer):
+    frames, _ = colour_frames(64, 48, fps=6, seconds=1.0, cut_seconds=1.0)
+    frames = np.stack(frames)
+    plain, moving = FrameColorizer(noisy(colorizer), 0.8), FrameColorizer(noisy(colorizer), 0.8, flow=True)
+    first, second = plain(frames[:4]), moving(frames[:4])
+    np.testing.assert_array_equal(first[0], second[0])  # nothing to warp before the second frame
+    assert np.abs(first[1:].astype(int) - second[1:]).max() > 2
+    # The state after a batch carries what the next needs (the last frame's L for the flow).
+    resumed = FrameColorizer(noisy(colorizer), 0.8, flow=True)
+    resumed.restore(moving.state())
+    resumed.colorizer.runner.rng = np.random.default_rng(1)
+    moving.colorizer.runner.rng = np.random.default_rng(1)
+    np.testing.assert_array_equal(resumed(frames[4:]), moving(frames[4:]))
+
+
 def test_truncated_film_keeps_the_frames_before_the_damage(film, colorizer, tmp_path):
     data = film.path.read_bytes()
     damaged = tmp_path / "cut_off.mp4"
