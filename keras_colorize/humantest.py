@@ -81,6 +81,7 @@ def define_flags() -> None:
 
 
 def _settings() -> Settings:
+    """The session settings the flags give."""
     return Settings(
         display_ms=FLAGS.display_ms,
         practice=FLAGS.practice,
