@@ -30,6 +30,9 @@ import pytest
 import requests
 from PIL import Image
 
+if os.environ.get("CI") != "true":  # CI installs the extra: there a missing Flask is an error
+    pytest.importorskip("flask", reason="needs the humantest extra: pip install -e '.[humantest]'")
+
 from keras_colorize import fooling, humantest_app, humantest_stimuli, humantest_store
 from keras_colorize.fooling import SANITY, Answer
 from keras_colorize.humantest_app import COOKIE, create_app
