@@ -92,7 +92,8 @@ def test_cli_end_to_end_matches_the_python_api(model_path, photo_paths, tmp_path
     output = tmp_path / "colorized"
     result = subprocess.run(
         [sys.executable, "-m", "keras_colorize.colorize", f"--model={model_path}", f"--input={photos}",
-         f"--input={extra}", f"--output={output}", "--batch_size=3", "--temperature=0.3"],
+         f"--input={extra}", f"--output={output}", "--batch_size=3", "--temperature=0.3",
+         "--precision=float32"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )  # fmt: skip
     assert result.returncode == 1, result.stderr[-3000:]  # 1: some inputs failed, each listed

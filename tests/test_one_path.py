@@ -65,7 +65,7 @@ def test_cli_predict_evaluation_and_saved_model_agree(setup):
     # The command line, in its own process, from the preset folder.
     result = subprocess.run(
         [sys.executable, "-m", "keras_colorize.colorize", f"--model={setup['preset']}", f"--input={folder}",
-         f"--output={root / 'cli'}"],
+         f"--output={root / 'cli'}", "--precision=float32"],
         capture_output=True, text=True, timeout=300, env=ENV,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -245,3 +245,25 @@ def test_export_cli_formats_and_precisions(tmp_path, preset):
         == "error: The tensorflow runtime runs float32 or bfloat16, not int8."
     )
     assert not (tmp_path / "sm" / "1").exists()
+
+
+def test_cli_default_is_tensorflow_at_auto_precision(tmp_path, capsys, preset, photo_paths):
+    """colorize without --runtime / --precision: TensorFlow, bfloat16 where the CPU computes it natively."""
+    from PIL import Image
+
+    from keras_colorize.runtimes import choose
+
+    if "runtime" not in colorize.flags.FLAGS:
+        colorize.define_flags()
+    source = photo_paths[0]
+    colorize.flags.FLAGS(["colorize", f"--model={preset}", f"--input={source}", f"--output={tmp_path}"])
+    try:
+        assert colorize.main([]) == 0
+    finally:
+        colorize.flags.FLAGS.unparse_flags()
+    expected = choose("tensorflow", "auto")
+    assert f"Network: tensorflow {expected.precision} (tensorflow as asked; {expected.precision}: " in (
+        capsys.readouterr().out
+    )
+    written = np.asarray(Image.open(tmp_path / (source.stem + ".png")))
+    _assert_close([written], [Colorizer.from_preset(preset).colorize(str(source))], expected.precision)
