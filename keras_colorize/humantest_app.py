@@ -11,7 +11,9 @@
 Bad form data is a 400 with one line naming the problem, an answer to a
 trial that is already answered or not the next one a 409; nothing a
 participant sends is a 500. The page measures the response time from the
-moment both photos are on screen to the click.
+moment both photos are on screen to the click. A trial's photos are shown
+once: reloading its page (or coming back to it later) shows the two gray
+boxes only.
 """
 
 import os
@@ -67,7 +69,8 @@ as you give it. Nothing about you is recorded except a random id kept in a cooki
 <button id="start" type="submit">{{ "Start as a new participant" if progress else "Start" }}</button></form>
 """,
     "trial": """<p id="progress">{{ phase }} {{ number }} of {{ count }}</p>
-<p>Click the photo you think is <b>real</b>.</p>
+<p>{% if trial.views > 1 %}These photos were shown once already: click where the one you think is
+<b>real</b> was.{% else %}Click the photo you think is <b>real</b>.{% endif %}</p>
 <form id="answer" method="post" action="/answer">
 <input type="hidden" name="trial" id="trial" value="{{ trial.id }}">
 <input type="hidden" name="choice" id="choice" value="">
@@ -75,7 +78,9 @@ as you give it. Nothing about you is recorded except a random id kept in a cooki
 <div class="pair">
 {% for side, file in [("left", trial.left), ("right", trial.right)] %}
 <button type="button" class="photo" id="choose-{{ side }}" data-side="{{ side }}">
-<img src="/image/{{ file }}" width="{{ size }}" height="{{ size }}" alt=""><span>{{ side }}</span></button>
+{% if trial.views == 1 %}
+<img src="/image/{{ file }}" width="{{ size }}" height="{{ size }}" alt="">{% endif %}
+<span>{{ side }}</span></button>
 {% endfor %}
 </div></form>
 <noscript>The test needs JavaScript to time the photos.</noscript>
@@ -92,6 +97,10 @@ as you give it. Nothing about you is recorded except a random id kept in a cooki
     }, display);
   }
   function loaded() { waiting -= 1; if (waiting === 0) { show(); } }
+  if (waiting === 0) {  // a reload: the photos are not shown again; timed from this page
+    onset = performance.now();
+    document.body.classList.add("hidden");
+  }
   images.forEach(function (image) {
     if (image.complete && image.naturalWidth) { loaded(); } else { image.addEventListener("load", loaded); }
   });

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS trials (
     fake INTEGER NOT NULL REFERENCES stimuli (id),
     real_side TEXT NOT NULL CHECK (real_side IN ('left', 'right')),
     shown_at REAL,
+    views INTEGER NOT NULL DEFAULT 0,
     choice TEXT CHECK (choice IN ('left', 'right')),
     response_ms REAL,
     answered_at REAL,
@@ -115,6 +116,7 @@ class Trial:
         real_side: "left" or "right".
         choice: the side picked, None until answered.
         response_ms: time from the photos' onset to the click.
+        views: how often its page was served (a reload shows the photos only the first time).
     """
 
     id: int
@@ -128,6 +130,7 @@ class Trial:
     real_side: str
     choice: str | None
     response_ms: float | None
+    views: int
 
     @property
     def correct(self) -> bool | None:
@@ -139,7 +142,7 @@ _TRIAL_QUERY = """
 SELECT t.id, t.participant, t.position, t.phase, f.method, r.photo,
        CASE t.real_side WHEN 'left' THEN r.file ELSE f.file END,
        CASE t.real_side WHEN 'left' THEN f.file ELSE r.file END,
-       t.real_side, t.choice, t.response_ms
+       t.real_side, t.choice, t.response_ms, t.views
 FROM trials t JOIN stimuli r ON r.id = t.real JOIN stimuli f ON f.id = t.fake
 """
 
@@ -339,7 +342,7 @@ class Store:
         return answered, total
 
     def current_trial(self, participant: str) -> Trial | None:
-        """The participant's next unanswered trial (None when they are done); marks it as shown."""
+        """The participant's next unanswered trial (None when they are done), counting this view."""
         rows = self._query(
             _TRIAL_QUERY + "WHERE t.participant = ? AND t.choice IS NULL ORDER BY t.position LIMIT 1",
             (participant,),
@@ -349,9 +352,10 @@ class Store:
         trial = Trial(*rows[0])
         with self.transaction() as connection:
             connection.execute(
-                "UPDATE trials SET shown_at = ? WHERE id = ? AND shown_at IS NULL", (time.time(), trial.id)
+                "UPDATE trials SET shown_at = COALESCE(shown_at, ?), views = views + 1 WHERE id = ?",
+                (time.time(), trial.id),
             )
-        return trial
+        return dataclasses.replace(trial, views=trial.views + 1)
 
     def trial(self, trial_id: int) -> Trial | None:
         """Trial `trial_id` (None if there is none)."""

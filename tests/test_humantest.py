@@ -260,6 +260,18 @@ def test_bad_form_data_is_a_400_naming_the_problem(small_test, form, words):
     assert Store(str(small_test / DATABASE)).trial(current.id).choice is None
 
 
+def test_a_reloaded_trial_does_not_show_its_photos_again(small_test):
+    client = create_app(str(small_test)).test_client()
+    participant = start(client)
+    first, again = client.get("/trial").get_data(as_text=True), client.get("/trial").get_data(as_text=True)
+    assert first.count("/image/") == 2 and "/image/" not in again and "shown once already" in again
+    trial = Store(str(small_test / DATABASE)).current_trial(participant)
+    assert trial.views == 3 and f'value="{trial.id}"' in again
+    response = client.post("/answer", data={"trial": trial.id, "choice": "left", "response_ms": "2500"})
+    assert response.status_code == 200  # the practice feedback
+    assert Store(str(small_test / DATABASE)).trial(trial.id).choice == "left"
+
+
 def test_answers_without_a_participant_and_odd_requests_are_never_a_500(small_test):
     app = create_app(str(small_test))
     client = app.test_client()
