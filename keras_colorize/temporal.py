@@ -27,7 +27,7 @@ moving object keeps its own colour instead of the one behind it.
 import numpy as np
 from keras import ops
 
-DEFAULT_TEMPORAL = 0.7
+DEFAULT_TEMPORAL = 0.85
 DEFAULT_CUT_THRESHOLD = 0.3
 HISTOGRAM_BINS = 32
 _HISTOGRAM_SIDE = 64  # histograms are taken on at most ~64 x 64 pixels of the working-size L
