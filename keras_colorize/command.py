@@ -140,12 +140,13 @@ def handles_errors(main: Callable[[list[str]], int | None]) -> Callable[[list[st
     return wrapped
 
 
-def load_model(model: str | None, *args, **kwargs):
+def load_model(model: str | None, *args, flag: str = "model", **kwargs):
     """`Colorizer.from_preset(model, ...)` for a --model flag: a bad model is a UsageError naming the flag.
 
     Args:
         model: the flag's value (None: the bundled default preset).
         *args: passed on to `Colorizer.from_preset` (runtime, precision, calibration data).
+        flag: the flag's name in the error (e.g. "models" for humantest's list).
         **kwargs: passed on to `Colorizer.from_preset` (settings such as temperature).
     """
     from keras_colorize.colorizer import Colorizer
@@ -156,7 +157,7 @@ def load_model(model: str | None, *args, **kwargs):
     except MissingRuntimeError:
         raise
     except (FileNotFoundError, ValueError) as error:
-        raise UsageError(f"--model: {error}") from None
+        raise UsageError(f"--{flag}: {error}") from None
 
 
 def load_model_on_runtime(
