@@ -32,6 +32,7 @@ from keras_colorize.layers import (
     ColorizerPreprocessor,
     check_photos,
     check_temperature,
+    colorize_rows,
 )
 from keras_colorize.model import Backbone
 
@@ -278,10 +279,9 @@ class Colorizer(keras.Model):
         """
         height, width = rgb.shape[:2]
         rows = max(1, _STRIP_PIXELS // width)
+        full_height = ops.convert_to_tensor(height, "int32")
         bands = [
-            self.postprocessor(
-                self.preprocessor.lightness(rgb[None, top : top + rows]), ab, height=height, top=top
-            )
+            _FINISH_ROWS(rgb[None, top : top + rows], ab, full_height, ops.convert_to_tensor(top, "int32"))
             for top in range(0, height, rows)
         ]
         return np.concatenate([ops.convert_to_numpy(band)[0] for band in bands], axis=0)
@@ -393,5 +393,19 @@ def load_photo(image, name: str | None = None, max_pixels: int = MAX_PIXELS) -> 
         array = array[..., :-1]
     return np.repeat(array, 3, axis=-1) if array.shape[-1] == 1 else array
 
+
+def _compiled(function):
+    """`function` as one TensorFlow graph for any shape (sizes are tensors): eager ops cost more than
+    their maths on photos of a few hundred pixels (35 ms eager against 16 ms compiled for the
+    post-processing of a 256 px photo). Other backends run it as it is."""
+    if keras.backend.backend() != "tensorflow":
+        return function
+    import tensorflow as tf
+
+    return tf.function(function, reduce_retracing=True)
+
+
+# `finish`'s L, upsampling and Lab -> RGB as one graph (any photo size: the sizes are tensors).
+_FINISH_ROWS = _compiled(colorize_rows)
 
 __all__ = ["Colorizer", "check_photos", "load_photo"]

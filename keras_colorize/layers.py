@@ -253,6 +253,32 @@ class ColorizerPostprocessor(keras.layers.Layer):
         return self.recombine(lightness, full)
 
 
+def colorize_rows(rgb, ab, height, top):
+    """Rows of photos and their decoded ab -> those rows colorized, at the photos' own resolution.
+
+    The photos' own L, the ab upsampled (bilinear) to the full photo's
+    `height` x width and cut to the rows top .. top + rows, then Lab -> RGB;
+    bands of rows give exactly the pixels of the whole photo.
+
+    Args:
+        rgb: uint8 rows [N, rows, W, 1 | 3] starting at row `top` of photos `height` rows high.
+        ab: the decoded ab [N, h, w, 2] of the whole photos (at the network's resolution).
+        height: the whole photos' height (an int or an int32 scalar tensor).
+        top: the first row of `rgb` in the whole photos.
+
+    Example:
+
+    >>> import numpy as np, keras_colorize as kc
+    >>> rows = kc.layers.colorize_rows(np.full((1, 10, 20, 3), 128, "uint8"), np.zeros((1, 4, 4, 2)), 40, 30)
+    >>> tuple(rows.shape), int(rows[0, 0, 0, 0])
+    ((1, 10, 20, 3), 128)
+    """
+    lightness = lightness_from_uint8(_as_rgb(rgb))
+    shape = ops.shape(lightness)
+    full = ColorizerPostprocessor.upsample(ab, height, shape[2], top, shape[1])
+    return ColorizerPostprocessor.recombine(lightness, full)
+
+
 def check_temperature(temperature) -> None:
     """ValueError unless every temperature is > 0 (NumPy values only)."""
     if not np.all(np.asarray(temperature, dtype=np.float64) > 0):
