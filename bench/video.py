@@ -86,7 +86,8 @@ def gray(lab):
 
 
 def write_strip(path: str, rows: list) -> None:
-    """A PNG of rows of frames [N, H, W, 3], 2 white pixels between frames and rows."""
+    """A PNG of rows of frames [N, H, W, 3], 2 white pixels between frames and rows, in 256 colours
+    (median cut, no dithering: half the bytes of full colour for a README)."""
     import numpy as np
     from PIL import Image
 
@@ -96,7 +97,8 @@ def write_strip(path: str, rows: list) -> None:
         return np.concatenate([frame, np.full(gap, 255, np.uint8)], axis=axis)
 
     lines = [np.concatenate([pad(frame, 1) for frame in row], axis=1) for row in rows]
-    Image.fromarray(np.concatenate([pad(line, 0) for line in lines], axis=0)).save(path, optimize=True)
+    image = Image.fromarray(np.concatenate([pad(line, 0) for line in lines], axis=0))
+    image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 def input_flows(lab_in) -> list:
