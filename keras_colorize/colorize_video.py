@@ -1,18 +1,18 @@
 """Colorize a black-and-white film: video in, video out, colours that do not flicker.
 
     python -m keras_colorize.colorize_video --input=film.mp4 --output=film_color.mp4
-    keras-colorize video --input=film.mp4 --output=film_color.mp4 [--temporal=0.7] [--model=runs/full]
+    keras-colorize video --input=film.mp4 --output=film_color.mp4 [--temporal=0.85] [--model=runs/full]
 
 Every frame goes through the same layers as a photo (keras_colorize.video,
 docs/video.md); the network's per-pixel log-probabilities are smoothed along
 time (--temporal, 0: frame by frame) and the smoothing restarts at each scene
 cut (an L-histogram distance above --cut_threshold); --flow moves it with
-the motion (optical flow). --model, --runtime and
---precision are those of `colorize`. The output keeps the frame count, the
-timestamps (frame rate), the size, the rotation, the metadata and the audio
-(copied, not re-encoded); --codec, --crf and --pix_fmt set the encoding
-(H.264, crf 18, yuv420p by default). Needs the video extra:
-pip install -e ".[video]".
+the motion (optical flow). --model, --runtime and --precision are those of
+`colorize` (--precision=auto: bfloat16 where the CPU computes it natively).
+The output keeps the frame count, the timestamps (frame rate), the size, the
+rotation, the metadata and the audio (copied, not re-encoded); --codec,
+--crf and --pix_fmt set the encoding (H.264, crf 18, yuv420p by default).
+Needs the video extra: pip install -e ".[video]".
 
 Resumable: the output is made in chunks of --chunk_frames frames kept in
 .<output name>.parts/ beside it; after an interruption the same command goes
@@ -85,9 +85,9 @@ def define_flags() -> None:
     )
     flags.DEFINE_enum(
         "precision",
-        "float32",
+        "auto",
         INFERENCE_PRECISIONS,
-        "The network's precision (auto: bfloat16 on native CPUs).",
+        "The network's precision (auto: bfloat16 on CPUs that compute it natively, else float32).",
     )
     flags.DEFINE_multi_string(
         "calibration_data",
