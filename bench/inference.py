@@ -169,12 +169,8 @@ def prepare(folder: str, configs: list[str]) -> dict:
     return seconds
 
 
-def parts(folder: str, photo: bytes, network, default_path: bool) -> dict:
-    """Milliseconds of each part of the whole-photo path at batch 1 (median of --repeats).
-
-    For the default path (TensorFlow float32) also the network as `colorize`
-    calls it: the Keras backbone eagerly, layer by layer.
-    """
+def parts(folder: str, photo: bytes, network) -> dict:
+    """Milliseconds of each part of the whole-photo path at batch 1 (median of --repeats)."""
     import numpy as np
 
     from keras_colorize.colorizer import Colorizer, load_photo
@@ -189,11 +185,6 @@ def parts(folder: str, photo: bytes, network, default_path: bool) -> dict:
         "decode_jpeg": lambda: load_photo(photo),
         "working_size_L": lambda: colorizer.preprocessor.work_lightness(rgb[None]),
         "network": lambda: network(small),
-        **(
-            {"network_eager": lambda: np.asarray(colorizer.backbone(small, training=False))}
-            if default_path
-            else {}
-        ),
         "annealed_mean": lambda: np.asarray(colorizer.decoder(probs, np.full((1,), 0.38, np.float32))),
         "upsample_and_lab_to_rgb": lambda: colorizer.finish(rgb, ab),
         "encode_png": lambda: png(result),
@@ -422,7 +413,7 @@ def main(argv):
         for config, sizes in timing.items()
     }
     results["parts_ms"] = {
-        config: parts(folder, photos[0], network, config == REFERENCE)
+        config: parts(folder, photos[0], network)
         for config, (_, network) in loaded.items()
         if not config.startswith("saved_model")
     }
