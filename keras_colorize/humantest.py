@@ -106,6 +106,24 @@ def open_test(folder: str) -> Store:
     return Store(database)
 
 
+def load_methods(models: list[str], photos: str) -> dict:
+    """Method name -> its Colorizer (a model entry) or its folder (colorizations already made).
+
+    Every model is loaded before any photo is read, so a bad entry is one line and no half-made test.
+
+    Args:
+        models: the --models entries.
+        photos: the --photos folder (a folder of colorizations must be another one).
+    """
+    from keras_colorize.humantest_stimuli import check_method_names, is_colorized_folder
+
+    names = check_method_names(models, photos)
+    return {
+        name: model if is_colorized_folder(model) else command.load_model(model, flag="models")
+        for name, model in zip(names, models, strict=True)
+    }
+
+
 def make_test(folder: str, photos: str, models: list[str], settings: Settings, seed: int) -> Store:
     """The test in `folder`: made from `photos` and `models`, or the one already there if it is the same.
 
@@ -116,7 +134,7 @@ def make_test(folder: str, photos: str, models: list[str], settings: Settings, s
         settings: how each session runs.
         seed: the sanity trials' colours.
     """
-    from keras_colorize.humantest_stimuli import prepare
+    from keras_colorize.humantest_stimuli import photo_files, prepare
 
     sources = {"photos": os.path.realpath(photos), "models": list(models), "seed": seed}
     database = os.path.join(folder, DATABASE)
@@ -140,7 +158,8 @@ def make_test(folder: str, photos: str, models: list[str], settings: Settings, s
             )
         print(f"Going on with the test in {folder} ({len(store.answers())} test answer(s) so far)")
         return store
-    made, skips = prepare(photos, models, folder, settings.size, seed)
+    photo_files(photos)  # before any model is loaded
+    made, skips = prepare(photos, load_methods(models, photos), folder, settings.size, seed)
     for entry in skips.entries:
         print(f"  skipped {entry['reason']}")
     if len(made) < 2:

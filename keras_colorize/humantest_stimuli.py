@@ -20,7 +20,6 @@ import secrets
 
 import numpy as np
 
-from keras_colorize import command
 from keras_colorize.fooling import SANITY
 from keras_colorize.images import list_images
 
@@ -92,44 +91,69 @@ def _write(folder: str, rgb: np.ndarray) -> str:
     return name
 
 
-def _colorizations(method: str, photos_folder: str, files: list[str], skips):
-    """(photo file, uint8 colorization at the photo's size) of each photo that `method` colorizes."""
-    if is_colorized_folder(method):
+def photo_files(photos_folder: str) -> list[str]:
+    """The photos of the test's --photos folder (recursive, sorted); a ValueError naming the flag if none.
+
+    Args:
+        photos_folder: the --photos flag.
+    """
+    if not os.path.isdir(photos_folder):
+        raise ValueError(f"--photos={photos_folder} is not a folder; give a folder of colour photos")
+    files = list_images(photos_folder)
+    if not files:
+        raise ValueError(f"--photos={photos_folder} holds no photos; give a folder of colour photos")
+    return files
+
+
+def check_method_names(methods: list[str], photos_folder: str) -> list[str]:
+    """The results' names of --models entries; a ValueError if two share one or a folder is --photos.
+
+    Args:
+        methods: the --models entries.
+        photos_folder: the --photos flag.
+
+    Example:
+    >>> check_method_names(["runs/full", "colorized/"], "photos")
+    ['full', 'colorized']
+    """
+    names = [method_name(method) for method in methods]
+    if len(set(names)) < len(names) or SANITY in names:
+        raise ValueError(f"--models names {names} must differ; rename a folder or a file")
+    for method in methods:
+        if is_colorized_folder(method) and os.path.realpath(method) == os.path.realpath(photos_folder):
+            raise ValueError(f"--models={method} is the --photos folder; give a folder of colorizations")
+    return names
+
+
+def _colorizations(source, photos_folder: str, files: list[str], skips):
+    """(photo file, uint8 colorization at the photo's size) of each photo that `source` colorizes."""
+    if isinstance(source, str):  # a folder of colorizations
         from keras_colorize.photo_files import plan_outputs
 
-        if os.path.realpath(method) == os.path.realpath(photos_folder):
-            raise command.UsageError(
-                f"--models={method} is the --photos folder; give a folder of colorizations"
-            )
-        pairs, _ = plan_outputs([photos_folder], method)
-        made = dict(pairs)
+        made = dict(plan_outputs([photos_folder], source)[0])
         for path in files:
             target = made[path]
             if not os.path.isfile(target):
-                skips.add(path, FileNotFoundError(f"no colorization {target} in --models={method}"))
+                skips.add(path, FileNotFoundError(f"no colorization {target} in --models={source}"))
                 continue
             for _, _, colorized in skips.readable([target]):
                 yield path, colorized
         return
-    try:
-        colorizer = command.load_model(method)
-    except command.UsageError as error:
-        raise command.UsageError(f"--models={method}: {str(error).removeprefix('--model: ')}") from None
     from keras_colorize.skipping import SKIPPABLE
 
     for _, path, rgb in skips.readable(files):
         try:
-            yield path, colorizer.colorize(rgb)
+            yield path, source.colorize(rgb)
         except SKIPPABLE as error:  # one photo the model refuses (or runs out of memory on) is skipped
             skips.add(path, error)
 
 
-def prepare(photos_folder: str, methods: list[str], folder: str, size: int, seed: int = 0):
+def prepare(photos_folder: str, methods: dict, folder: str, size: int, seed: int = 0):
     """Cut every photo and its images for the test into `<folder>/images`; returns (photos, skips).
 
     Args:
         photos_folder: the real photos (searched recursively).
-        methods: --models entries: models or folders of colorizations.
+        methods: method name -> a `kc.Colorizer`, or the path of a folder of its colorizations.
         folder: the test's folder.
         size: the side of the square images.
         seed: the decoys' colours.
@@ -139,14 +163,7 @@ def prepare(photos_folder: str, methods: list[str], folder: str, size: int, seed
             "fakes": {method name: file}}, for the photos every method colorized.
         skips: a `skipping.Skips` of the photos left out, with their reasons.
     """
-    if not os.path.isdir(photos_folder):
-        raise command.UsageError(f"--photos={photos_folder} is not a folder; give a folder of colour photos")
-    files = list_images(photos_folder)
-    if not files:
-        raise command.UsageError(f"--photos={photos_folder} holds no photos; give a folder of colour photos")
-    names = [method_name(method) for method in methods]
-    if len(set(names)) < len(names) or SANITY in names:
-        raise command.UsageError(f"--models names {names} must differ; rename a folder or a file")
+    files = photo_files(photos_folder)
     from keras_colorize.evaluation import center_square  # TensorFlow: after the checks
     from keras_colorize.skipping import Skips
 
@@ -158,11 +175,11 @@ def prepare(photos_folder: str, methods: list[str], folder: str, size: int, seed
         sanity = random_colours(real, seed + index)
         made[path] = {"real": _write(images, real), "sanity": _write(images, sanity), "fakes": {}}
         shapes[path] = rgb.shape[:2]
-    for done, (method, name) in enumerate(zip(methods, names, strict=True)):
+    for done, (name, source) in enumerate(methods.items()):
         kept = [path for path in files if len(made.get(path, {}).get("fakes", ())) == done]
-        how = "reading" if is_colorized_folder(method) else "colorizing"
-        print(f"{name}: {how} {len(kept)} photo(s)", flush=True)
-        for path, colorized in _colorizations(method, photos_folder, kept, skips):
+        how = f"reading {source}" if isinstance(source, str) else "colorizing"
+        print(f"{name}: {how}, {len(kept)} photo(s)", flush=True)
+        for path, colorized in _colorizations(source, photos_folder, kept, skips):
             if colorized.shape[:2] != shapes[path]:
                 height, width = shapes[path]
                 got = f"{colorized.shape[1]}x{colorized.shape[0]}"

@@ -34,7 +34,9 @@ if os.environ.get("CI") != "true":  # CI installs the extra: there a missing Fla
     pytest.importorskip("flask", reason="needs the humantest extra: pip install -e '.[humantest]'")
 
 from keras_colorize import fooling, humantest_app, humantest_stimuli, humantest_store
+from keras_colorize.command import UsageError
 from keras_colorize.fooling import SANITY, Answer
+from keras_colorize.humantest import load_methods
 from keras_colorize.humantest_app import COOKIE, create_app
 from keras_colorize.humantest_stimuli import IMAGES, prepare
 from keras_colorize.humantest_store import DATABASE, AnswerRefusedError, Settings, Store
@@ -69,7 +71,7 @@ def methods(tmp_path_factory) -> list[str]:
 
 
 def make_test(folder: pathlib.Path, methods: list[str], settings: Settings) -> Store:
-    photos, skips = prepare(str(PHOTOS), methods, str(folder), settings.size)
+    photos, skips = prepare(str(PHOTOS), load_methods(methods, str(PHOTOS)), str(folder), settings.size)
     assert len(photos) == 12 and not skips.entries, skips.summary()
     store = Store(str(folder / DATABASE))
     store.create(settings, photos, {"photos": str(PHOTOS), "models": methods})
@@ -155,9 +157,11 @@ def test_models_colorize_through_the_colorizer_and_photos_missing_anywhere_are_l
     for photo in sorted(PHOTOS.iterdir())[1:]:  # no colorization of the first photo
         shape = (8, 8, 3) if photo.name.startswith("photo_05") else (*Image.open(photo).size[::-1], 3)
         Image.fromarray(np.zeros(shape, np.uint8)).save(folder / f"{photo.stem}.png")
-    photos, skips = prepare(
-        str(PHOTOS), [str(tmp_path / "tiny.keras"), str(folder)], str(tmp_path / "test"), 64
-    )
+    methods = load_methods([str(tmp_path / "tiny.keras"), str(folder)], str(PHOTOS))
+    assert list(methods) == ["tiny", "made"] and methods["made"] == str(folder)
+    with pytest.raises(UsageError, match=r"^--models: .*no_such_preset"):
+        load_methods(["no_such_preset"], str(PHOTOS))
+    photos, skips = prepare(str(PHOTOS), methods, str(tmp_path / "test"), 64)
     assert sorted(photos) == [
         p.name for p in sorted(PHOTOS.iterdir()) if p.name[:8] not in ("photo_00", "photo_05")
     ]
@@ -540,6 +544,7 @@ def test_usage_errors_are_one_line(tmp_path):
     one_error(run(f"--output={tmp_path}", "--export=x.csv"), "holds no human test", "--photos and --models")
     one_error(run(f"--output={tmp_path}", "--models=gray"), "--photos is required")
     one_error(run(f"--output={tmp_path}", f"--photos={tmp_path}/none", "--models=x"), "is not a folder")
+    one_error(run(f"--output={tmp_path}", f"--photos={PHOTOS}", "--models=a/x,b/x"), "must differ")
     result = run("--help")
     assert result.returncode == 0 and "--sanity_threshold" in result.stdout, result.stderr
 
