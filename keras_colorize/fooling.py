@@ -102,6 +102,10 @@ def sanity_scores(answers: Iterable[Answer]) -> dict[str, tuple[int, int]]:
 
     Args:
         answers: test answers of every kind.
+
+    Example:
+    >>> sanity_scores([Answer("a", SANITY, "x", fooled=False), Answer("a", SANITY, "y", fooled=True)])
+    {'a': (1, 2)}
     """
     scores: dict[str, list[int]] = {}
     for answer in answers:
@@ -230,7 +234,15 @@ def results(answers: list[Answer], methods: list[str], threshold: float) -> Resu
 
 
 def share(passed_and_total: tuple[int, int]) -> float:
-    """passed / total of a (passed, total) pair (NaN when total is 0)."""
+    """passed / total of a (passed, total) pair (NaN when total is 0).
+
+    Args:
+        passed_and_total: (passed, total).
+
+    Example:
+    >>> share((7, 8)), share((0, 0))
+    (0.875, nan)
+    """
     passed, count = passed_and_total
     return passed / count if count else math.nan
 

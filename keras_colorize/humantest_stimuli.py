@@ -96,6 +96,12 @@ def photo_files(photos_folder: str) -> list[str]:
 
     Args:
         photos_folder: the --photos flag.
+
+    Example:
+    >>> photo_files("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    ValueError: --photos=/nonexistent is not a folder; give a folder of colour photos
     """
     if not os.path.isdir(photos_folder):
         raise ValueError(f"--photos={photos_folder} is not a folder; give a folder of colour photos")
