@@ -29,6 +29,9 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
+from test_cli import ENV
+from test_cli import one_error as one_usage_error
+from test_cli import run as run_command
 
 if os.environ.get("CI") != "true":  # CI installs the extra: there a missing Flask is an error
     pytest.importorskip("flask", reason="needs the humantest extra: pip install -e '.[humantest]'")
@@ -520,24 +523,14 @@ def test_one_participant_in_a_real_browser(methods, tmp_path):
 # -- the command line -------------------------------------------------------------------------------
 
 
-def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.run(
-        [sys.executable, "-m", "keras_colorize.cli", "humantest", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-        env=env,
-    )
+def run(*args: str) -> subprocess.CompletedProcess:
+    """`keras-colorize humantest args...` as a user runs it (tests/test_cli.py's runner)."""
+    return run_command("humantest", *args)
 
 
 def one_error(result: subprocess.CompletedProcess, *words: str) -> str:
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-    for word in words:
-        assert word in errors[0], errors[0]
-    return errors[0]
+    """A usage error: exit status 2 and one `error:` line with `words` (tests/test_cli.py's check)."""
+    return one_usage_error(result, 2, *words)
 
 
 def test_usage_errors_are_one_line(tmp_path):
@@ -565,14 +558,13 @@ def test_the_command_colorizes_serves_restarts_and_exports(methods, tmp_path):
     flags += ["--practice=1", "--trials=4", "--sanity_fraction=0.25"]
     answered = []
     for _ in range(2):  # the second run goes on with the same test
-        env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
         server = subprocess.Popen(
             [sys.executable, "-m", "keras_colorize.humantest", *flags],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             cwd=ROOT,
-            env=env,
+            env=ENV,
         )
         try:
             lines = []
