@@ -12,11 +12,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 av = pytest.importorskip("av", reason='the video extra: pip install -e ".[video]"')
+pytest.importorskip("cv2", reason='the video extra: pip install -e ".[video]"')
 
 from fixtures.film import colour_frames, make_film  # noqa: E402
 from fixtures.tiny import tiny_colorizer  # noqa: E402
@@ -158,6 +160,30 @@ def test_flow_moves_the_state_with_the_pan(colorizer):
     resumed.colorizer.runner.rng = np.random.default_rng(1)
     moving.colorizer.runner.rng = np.random.default_rng(1)
     np.testing.assert_array_equal(resumed(frames[4:]), moving(frames[4:]))
+
+
+def test_variable_frame_rate_keeps_its_timestamps(colorizer, tmp_path):
+    frames, _ = colour_frames(64, 48, fps=12, seconds=2.0, cut_seconds=2.0)
+    milliseconds = np.cumsum([0] + [120 if i % 3 == 0 else 40 for i in range(len(frames) - 1)])
+    uneven = tmp_path / "uneven.mp4"
+    with av.open(str(uneven), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for rgb, pts in zip(frames, milliseconds, strict=True):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = int(pts), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    output = tmp_path / "colour.mp4"
+    report = colorize_video(colorizer, uneven, output, chunk_frames=7, batch_size=3)
+    assert report.frames == len(frames)
+
+    def seconds(path) -> list[float]:
+        with av.open(str(path)) as container:
+            return [round(float(f.pts * f.time_base), 3) for f in container.decode(video=0)]
+
+    assert seconds(output) == seconds(uneven) == [m / 1000 for m in milliseconds]
 
 
 def test_truncated_film_keeps_the_frames_before_the_damage(film, colorizer, tmp_path):
