@@ -1,7 +1,8 @@
 """The choices of the command-line flags, importable without TensorFlow (for a fast --help).
 
 The modules that implement them (`keras_colorize.model`, `keras_colorize.distribute`,
-`keras_colorize.precision`, `keras_colorize.runtimes`, `keras_colorize.presets`) use or
+`keras_colorize.precision`, `keras_colorize.runtimes`, `keras_colorize.presets`,
+`keras_colorize.temporal`, `keras_colorize.video`) use or
 re-export these names; tests/test_cli.py checks that they agree.
 """
 
@@ -25,3 +26,11 @@ INFERENCE_PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 FORMATS = ("saved_model", "onnx", "openvino")
 # How a preset stores its weights (--weights_dtype).
 WEIGHTS_DTYPES = ("float32", "float16")
+# The defaults of video (`keras_colorize.temporal`, `keras_colorize.video`): --temporal (the smoothing
+# strength), --cut_threshold (an L-histogram distance), the encoding and --chunk_frames (resume).
+VIDEO_TEMPORAL = 0.85
+VIDEO_CUT_THRESHOLD = 0.3
+VIDEO_CODEC = "libx264"
+VIDEO_CRF = 18  # x264: 0 lossless, 18 about visually lossless, 23 x264's own default
+VIDEO_PIX_FMT = "yuv420p"
+VIDEO_CHUNK_FRAMES = 240
