@@ -33,7 +33,16 @@ import sys
 from absl import flags
 
 from keras_colorize import command
-from keras_colorize.choices import INFERENCE_PRECISIONS, RUNTIMES
+from keras_colorize.choices import (
+    INFERENCE_PRECISIONS,
+    RUNTIMES,
+    VIDEO_CHUNK_FRAMES,
+    VIDEO_CODEC,
+    VIDEO_CRF,
+    VIDEO_CUT_THRESHOLD,
+    VIDEO_PIX_FMT,
+    VIDEO_TEMPORAL,
+)
 
 # TensorFlow, Keras and PyAV are imported by main(), so that --help starts without them.
 FLAGS = flags.FLAGS
@@ -42,8 +51,6 @@ REQUIRED = ("input", "output")
 
 def define_flags() -> None:
     """CLI flags (defined on demand, so importing this module defines none)."""
-    from keras_colorize.temporal import DEFAULT_CUT_THRESHOLD, DEFAULT_TEMPORAL
-
     flags.DEFINE_string(
         "model",
         None,
@@ -53,14 +60,14 @@ def define_flags() -> None:
     flags.DEFINE_string("output", None, "The colorized film (.mp4, .mkv, .mov, ...: the extension decides).")
     flags.DEFINE_float(
         "temporal",
-        DEFAULT_TEMPORAL,
+        VIDEO_TEMPORAL,
         "Smoothing of the log-probabilities along time, 0 (frame by frame) .. 0.99.",
         lower_bound=0.0,
         upper_bound=0.99,
     )
     flags.DEFINE_float(
         "cut_threshold",
-        DEFAULT_CUT_THRESHOLD,
+        VIDEO_CUT_THRESHOLD,
         "L-histogram distance (0..1) between two frames that starts a new shot (smoothing restarts).",
         lower_bound=0.01,
         upper_bound=1.0,
@@ -72,13 +79,18 @@ def define_flags() -> None:
         "temperature", None, "Annealed-mean temperature (> 0; default: the model's); lower is more vivid."
     )
     flags.DEFINE_string(
-        "codec", "libx264", "The video encoder (FFmpeg's name: libx264, libx265, mpeg4, ...)."
+        "codec", VIDEO_CODEC, "The video encoder (FFmpeg's name: libx264, libx265, mpeg4, ...)."
     )
-    flags.DEFINE_integer("crf", 18, "Constant rate factor of x264/x265/VP9/AV1 (lower: better, larger).")
-    flags.DEFINE_string("pix_fmt", "yuv420p", "The encoded pixel format (yuv420p plays everywhere).")
+    flags.DEFINE_integer(
+        "crf", VIDEO_CRF, "Constant rate factor of x264/x265/VP9/AV1 (lower: better, larger)."
+    )
+    flags.DEFINE_string("pix_fmt", VIDEO_PIX_FMT, "The encoded pixel format (yuv420p plays everywhere).")
     flags.DEFINE_integer("batch_size", 8, "Frames per forward pass.", lower_bound=1)
     flags.DEFINE_integer(
-        "chunk_frames", 240, "Frames per resumable chunk (an interruption loses at most one).", lower_bound=1
+        "chunk_frames",
+        VIDEO_CHUNK_FRAMES,
+        "Frames per resumable chunk (an interruption loses at most one).",
+        lower_bound=1,
     )
     flags.DEFINE_enum(
         "runtime", "tensorflow", RUNTIMES, "What runs the network (auto: the fastest installed)."

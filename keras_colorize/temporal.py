@@ -27,8 +27,10 @@ moving object keeps its own colour instead of the one behind it.
 import numpy as np
 from keras import ops
 
-DEFAULT_TEMPORAL = 0.85
-DEFAULT_CUT_THRESHOLD = 0.3
+from keras_colorize.choices import VIDEO_CUT_THRESHOLD, VIDEO_TEMPORAL
+
+DEFAULT_TEMPORAL, DEFAULT_CUT_THRESHOLD = VIDEO_TEMPORAL, VIDEO_CUT_THRESHOLD
+
 HISTOGRAM_BINS = 32
 _HISTOGRAM_SIDE = 64  # histograms are taken on at most ~64 x 64 pixels of the working-size L
 

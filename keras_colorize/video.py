@@ -45,6 +45,7 @@ import numpy as np
 from keras import ops
 
 from keras_colorize.checkpointing import atomic_write, atomic_write_json
+from keras_colorize.choices import VIDEO_CHUNK_FRAMES, VIDEO_CODEC, VIDEO_CRF, VIDEO_PIX_FMT
 from keras_colorize.colorizer import Colorizer
 from keras_colorize.decoding import log_probabilities
 from keras_colorize.layers import check_temperature
@@ -59,10 +60,8 @@ from keras_colorize.temporal import (
     warp,
 )
 
-DEFAULT_CODEC = "libx264"
-DEFAULT_CRF = 18  # x264: 0 lossless, 18 about visually lossless, 23 x264's own default
-DEFAULT_PIX_FMT = "yuv420p"
-DEFAULT_CHUNK_FRAMES = 240
+DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PIX_FMT = VIDEO_CODEC, VIDEO_CRF, VIDEO_PIX_FMT
+DEFAULT_CHUNK_FRAMES = VIDEO_CHUNK_FRAMES
 _CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
 _SUGGESTED_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "mpeg4")
 _MUXER_TAGS = ("major_brand", "minor_version", "compatible_brands", "encoder")  # the muxer writes its own
