@@ -81,6 +81,7 @@ def test_one_tool_lists_its_commands_and_helps_without_tensorflow():
         "study",
         "legacy",
         "make-tfrecords",
+        "video",
     ):
         result = subprocess.run(
             [sys.executable, "-c", code, name], capture_output=True, text=True, cwd=ROOT, timeout=120, env=ENV
@@ -92,6 +93,7 @@ def test_one_tool_lists_its_commands_and_helps_without_tensorflow():
     assert "--max_train_time_s" in helps["train"] and "--study_dir" in helps["study"]
     assert "--protocol" in helps["evaluate"] and "--num_shards" in helps["make-tfrecords"]
     assert "--export_dir" not in helps["colorize"]  # each command lists only its own flags
+    assert "--temporal" in helps["video"] and "pfor" not in helps["video"]
     assert '"keras-colorize=keras_colorize.cli:main"' in (ROOT / "setup.py").read_text()
     one_error(run("colourise"), 2, "unknown command 'colourise'", "the commands are colorize")
 
