@@ -577,8 +577,8 @@ def _colorize_chunks(
     flush()
     if writer is not None:
         _close_chunk(writer, frames, parts, (frames.seen - 1) // chunk_frames, extension)
-    if bar is not None:
-        print()
+    if bar is not None and frames.seen != info.frames:
+        print()  # the bar ends its line itself only when it reaches the header's frame count
 
 
 def _close_chunk(writer: _ChunkWriter, frames: FrameColorizer, parts: str, chunk: int, extension: str):
