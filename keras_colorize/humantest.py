@@ -187,19 +187,19 @@ def write_gallery(store: Store, folder: str, path: str, count: int = 6) -> int:
     from PIL import Image
 
     from keras_colorize.figures import image_grid
-    from keras_colorize.fooling import most_fooling
     from keras_colorize.humantest_stimuli import IMAGES
 
     def pixels(stimulus: int) -> np.ndarray:
         with Image.open(os.path.join(folder, IMAGES, store.image_of(stimulus))) as image:
             return np.asarray(image.convert("RGB"))
 
-    rows = []
-    for photo, method, fooled, total in most_fooling(store.answers(), count):
-        real, fake = store.stimulus_ids(photo, method)
-        rows.append(
-            [(pixels(real), os.path.basename(photo)), (pixels(fake), f"{method}: {fooled} / {total}")]
-        )
+    rows = [
+        [
+            (pixels(item["real"]), os.path.basename(item["photo"])),
+            (pixels(item["fake"]), f"{item['method']}: {item['fooled']} / {item['answers']}"),
+        ]
+        for item in store.most_fooling(count)
+    ]
     if not rows:
         raise command.UsageError(f"--output={folder} holds no test answers yet; no gallery to draw")
     image_grid(rows, ["Real", "Colorized: fooled / answers"], path, cell=160)

@@ -162,7 +162,7 @@ pair the photo with random colours): passed {{ sanity_all }} over all participan
 <figure><img src="/results/image/{{ item.real }}" width="{{ thumb }}" height="{{ thumb }}" alt="">
 <figcaption>real: {{ item.photo }}</figcaption></figure>
 <figure><img src="/results/image/{{ item.fake }}" width="{{ thumb }}" height="{{ thumb }}" alt="">
-<figcaption>{{ item.method }}: fooled {{ item.fooled }} / {{ item.total }}</figcaption></figure>
+<figcaption>{{ item.method }}: fooled {{ item.fooled }} / {{ item.answers }}</figcaption></figure>
 {% endfor %}</div>
 {% else %}<p>No test answers yet.</p>{% endif %}
 """,
@@ -299,19 +299,6 @@ def create_app(folder: str) -> flask.Flask:
                     rate.participants,
                 ]
             rows.append({"method": everyone.method, "cells": cells})
-        gallery = []
-        for photo, method, fooled, total in fooling.most_fooling(answers, GALLERY):
-            real, fake = store.stimulus_ids(photo, method)
-            gallery.append(
-                {
-                    "photo": photo,
-                    "method": method,
-                    "fooled": fooled,
-                    "total": total,
-                    "real": real,
-                    "fake": fake,
-                }
-            )
         return page(
             "results",
             "Results",
@@ -321,7 +308,7 @@ def create_app(folder: str) -> flask.Flask:
             sanity_all=_passed(summary.sanity_everyone),
             sanity_kept=_passed(summary.sanity_passed),
             threshold=f"{summary.threshold:.0%}",
-            gallery=gallery,
+            gallery=store.most_fooling(GALLERY),
             thumb=min(settings.size, 192),
             paper_fooling=PAPER_FOOLING,
             paper_sanity=PAPER_SANITY,

@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 
-from keras_colorize.fooling import SANITY, Answer, Results, results
+from keras_colorize.fooling import SANITY, Answer, Results, most_fooling, results
 
 DATABASE = "humantest.sqlite"
 SIDES = ("left", "right")
@@ -259,14 +259,33 @@ class Store:
         rows = self._query("SELECT file FROM stimuli WHERE id = ?", (stimulus,))
         return rows[0][0] if rows else None
 
-    def stimulus_ids(self, photo: str, method: str) -> tuple[int, int] | None:
-        """(real, colorization) stimulus ids of `photo` by `method`."""
-        rows = self._query(
-            "SELECT r.id, f.id FROM stimuli r JOIN stimuli f ON f.photo = r.photo "
-            "WHERE r.photo = ? AND r.kind = 'real' AND f.method = ?",
-            (photo, method),
-        )
-        return rows[0] if rows else None
+    def most_fooling(self, count: int) -> list[dict]:
+        """The "fools humans" gallery: the colorizations taken for real most often (`fooling.most_fooling`).
+
+        Returns:
+            {"photo", "method", "fooled", "answers", "real": stimulus id, "fake": stimulus id} each.
+
+        Args:
+            count: how many at most.
+        """
+        gallery = []
+        for photo, method, fooled, answers in most_fooling(self.answers(), count):
+            real, fake = self._query(
+                "SELECT r.id, f.id FROM stimuli r JOIN stimuli f ON f.photo = r.photo "
+                "WHERE r.photo = ? AND r.kind = 'real' AND f.method = ?",
+                (photo, method),
+            )[0]
+            gallery.append(
+                {
+                    "photo": photo,
+                    "method": method,
+                    "fooled": fooled,
+                    "answers": answers,
+                    "real": real,
+                    "fake": fake,
+                }
+            )
+        return gallery
 
     # -- participants -------------------------------------------------------------
 

@@ -267,6 +267,26 @@ def test_bad_form_data_is_a_400_naming_the_problem(small_test, form, words):
     assert Store(str(small_test / DATABASE)).trial(current.id).choice is None
 
 
+def test_the_gallery_shows_the_colorizations_taken_for_real_most_often(methods, tmp_path):
+    store = make_test(tmp_path, methods, Settings(practice=0, trials=4, sanity_fraction=0, size=32))
+    participant = store.new_participant()
+    for number in range(4):
+        trial = store.current_trial(participant)
+        fake_side = "right" if trial.real_side == "left" else "left"
+        store.answer(participant, trial.id, fake_side if number == 0 else trial.real_side, 500.0)
+        if number == 0:
+            fooled = trial
+    best = store.most_fooling(6)
+    assert len(best) == 4 and (best[0]["photo"], best[0]["method"], best[0]["fooled"]) == (
+        fooled.photo,
+        fooled.method,
+        1,
+    )
+    assert store.image_of(best[0]["fake"]) == (fooled.right if fooled.real_side == "left" else fooled.left)
+    page = create_app(str(tmp_path)).test_client().get("/results").get_data(as_text=True)
+    assert f'/results/image/{best[0]["fake"]}"' in page and "fooled 1 / 1" in page
+
+
 def test_a_reloaded_trial_does_not_show_its_photos_again(small_test):
     client = create_app(str(small_test)).test_client()
     participant = start(client)
