@@ -291,7 +291,9 @@ def test_make_tfrecords_cli_reports_bad_files(broken, tmp_path):
         assert name in result.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "b-00000-of-00002.tfrecord",
+        "b-00000-of-00002.tfrecord.index.json",
         "b-00001-of-00002.tfrecord",
+        "b-00001-of-00002.tfrecord.index.json",
     ]
 
 
@@ -331,3 +333,61 @@ def test_records_of_several_folders_keep_indices_and_names(photo_paths, tmp_path
     assert sorted(names) == list(range(5))
     for index, name in names.items():
         assert files[index].endswith("/" + name) and name.split("/")[0] in ("a", "b")
+
+
+def _count_shard_reads(monkeypatch) -> list:
+    """Every TFRecordDataset made from now on (a read of shards), with a fresh scan cache."""
+    from keras_colorize.data import sources
+
+    monkeypatch.setattr(sources, "_SCANNED", {})
+    calls, real = [], tf.data.TFRecordDataset
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tf.data, "TFRecordDataset", counting)
+    return calls
+
+
+def test_tfrecord_index_orders_epochs_without_reading_shards(photo_paths, tmp_path, monkeypatch):
+    from keras_colorize.data.sources import open_catalog
+
+    folder = [str(photo_paths[0].parent)]
+    summary = write_tfrecords(folder, str(tmp_path / "t"), 2)
+    reads = _count_shard_reads(monkeypatch)
+    for shard in (None, (3, 1)):  # whole, and every 3rd record (2 files on 3 workers)
+        for epoch_seed in (5, 6):  # a new catalog per epoch, as make_dataset opens one
+            catalog = open_catalog([summary.pattern], shard)
+            order = catalog.order(True, epoch_seed)
+            assert len(catalog.indices) == len(order) and catalog.name(int(order[0])).endswith(".jpg")
+            assert reads == []  # counted, named and ordered from the indexes alone
+            streamed = [int(i) for i, _ in catalog.stream(True, epoch_seed).as_numpy_iterator()]
+            assert streamed == order.tolist()  # the order the epoch really visits
+            reads.clear()
+    whole = open_catalog([summary.pattern], None)
+    assert sorted(whole.indices.tolist()) == list(range(len(photo_paths)))
+    wanted = int(whole.records_of_files[1][0][0])
+    data = whole.read([wanted])
+    assert list(data) == [wanted] and data[wanted] == photo_paths[wanted].read_bytes()
+    assert reads == [summary.files[1]]  # only the shard that holds it
+
+
+def test_tfrecord_index_missing_or_stale_means_one_scan(photo_paths, tmp_path, monkeypatch):
+    import json
+    import os
+    import pathlib
+
+    from keras_colorize.data.sources import index_path, open_catalog
+
+    summary = write_tfrecords([str(photo_paths[0].parent)], str(tmp_path / "t"), 3)
+    with_index = open_catalog([summary.pattern]).order(True, 1)
+    os.remove(index_path(summary.files[0]))  # shards written before indexes existed
+    stale_path = pathlib.Path(index_path(summary.files[1]))
+    stale = json.loads(stale_path.read_text())
+    stale["bytes"] += 1  # the shard changed after its index was written
+    stale_path.write_text(json.dumps(stale))
+    reads = _count_shard_reads(monkeypatch)
+    for _ in range(3):  # three epochs
+        assert open_catalog([summary.pattern]).order(True, 1).tolist() == with_index.tolist()
+    assert sorted(reads) == sorted(summary.files[:2])  # each unindexed shard scanned once

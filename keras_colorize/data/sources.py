@@ -9,13 +9,22 @@ deliver, so the two always agree on what the epoch held.
 
 Visiting orders depend only on the seed: file lists are permuted with NumPy,
 and TFRecord streams are rebuilt with the same seeded tf.data shuffles.
+
+TFRecord shards are scanned once: `make_tfrecords` writes an index beside
+each shard (`<shard>.index.json`: its size in bytes and the (index, name) of
+every record in file order), and a shard without one (or whose size no longer
+matches it) is scanned once per process, with a log line, and remembered. The
+visiting order is then rebuilt from the indices alone, and reading back
+skipped photos reads only the shards that hold them.
 """
 
+import json
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from keras_colorize.images import IMAGE_EXTENSIONS, list_images
 
@@ -27,6 +36,69 @@ RECORD_FEATURES = {
 }
 _GLOB_CHARS = "*?["
 RECORD_SHUFFLE_BUFFER = 1024
+INDEX_SUFFIX = ".index.json"
+_SCANNED: dict[tuple[str, int, int], tuple[np.ndarray, list[str]]] = {}  # (path, size, mtime) -> records
+
+
+def index_path(shard_file: str) -> str:
+    """Where the index of a TFRecord shard lives."""
+    return shard_file + INDEX_SUFFIX
+
+
+def write_index(shard_file: str, records: Sequence[tuple[int, str]]) -> str:
+    """Write the index of a finished shard: its size and its records' (index, name) in file order.
+
+    Args:
+        shard_file: the closed TFRecord file.
+        records: (index, name) of each record, in the order they were written.
+    """
+    path = index_path(shard_file)
+    content = {
+        "version": 1,
+        "bytes": tf.io.gfile.stat(shard_file).length,
+        "records": [list(r) for r in records],
+    }
+    with tf.io.gfile.GFile(path + ".tmp", "w") as file:
+        json.dump(content, file)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+    return path
+
+
+def _read_index(shard_file: str, size: int) -> tuple[np.ndarray, list[str]] | None:
+    """The shard's index if it exists and matches the shard's size (else None, with a warning)."""
+    path = index_path(shard_file)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as file:
+        content = json.load(file)
+    if content.get("bytes") != size:
+        logging.warning("%s does not match its shard (%s bytes, the index says %s): scanning the shard",
+                        path, size, content.get("bytes"))  # fmt: skip
+        return None
+    records = content["records"]
+    return np.array([r[0] for r in records], dtype=np.int64), [r[1] for r in records]
+
+
+def _scan_shard(shard_file: str) -> tuple[np.ndarray, list[str]]:
+    """One pass over a shard without its images: (indices, names) in file order."""
+    indices, names = [], []
+    for record in tf.data.TFRecordDataset(shard_file).map(_parse_without_image):
+        indices.append(int(record["index"]))
+        names.append(record["name"].numpy().decode("utf-8", "replace"))
+    return np.array(indices, dtype=np.int64), names
+
+
+def shard_records(shard_file: str) -> tuple[np.ndarray, list[str]]:
+    """(indices, names) of a shard's records in file order: its index, else one scan per process."""
+    stat = tf.io.gfile.stat(shard_file)
+    key = (shard_file, stat.length, stat.mtime_nsec)
+    if key not in _SCANNED:
+        found = _read_index(shard_file, stat.length)
+        if found is None:
+            logging.info("%s has no index (make_tfrecords writes one): scanned it once", shard_file)
+            found = _scan_shard(shard_file)
+        _SCANNED[key] = found
+    return _SCANNED[key]
 
 
 def is_tfrecord_source(source: str) -> bool:
@@ -100,44 +172,42 @@ class RecordCatalog:
         self.shard = shard
         if self.by_file:
             self.files = self.files[shard[1] :: shard[0]]
+        self._records_of_files: list[tuple[np.ndarray, list[str]]] | None = None
         self._names: dict[int, str] | None = None
 
-    def _records(self, training: bool, seed: int) -> tf.data.Dataset:
-        """This shard's serialized records in visiting order."""
+    def _visit(self, per_file, items: Sequence, training: bool, seed: int) -> tf.data.Dataset:
+        """This shard's elements in visiting order; `per_file(item)` is the dataset of one file's."""
         cycle = min(8, len(self.files))
+        order = np.arange(len(self.files))
         if training and (self.shard is None or self.by_file):
-            files = np.asarray(self.files)[np.random.default_rng(seed).permutation(len(self.files))]
-            records = tf.data.Dataset.from_tensor_slices(files).interleave(
-                tf.data.TFRecordDataset, cycle_length=cycle, num_parallel_calls=cycle, deterministic=True
-            )
-        else:
-            records = tf.data.TFRecordDataset(self.files, num_parallel_reads=cycle)
-            if self.shard is not None and not self.by_file:
-                records = records.shard(*self.shard)
+            order = np.random.default_rng(seed).permutation(len(self.files))
+        elements = tf.data.Dataset.from_tensor_slices(np.asarray(items)[order]).interleave(
+            per_file, cycle_length=cycle, block_length=1, num_parallel_calls=cycle, deterministic=True
+        )
+        if self.shard is not None and not self.by_file:
+            elements = elements.shard(*self.shard)
         if training:
-            records = records.shuffle(RECORD_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False)
-        return records
+            elements = elements.shuffle(RECORD_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False)
+        return elements
 
     def stream(self, training: bool, seed: int) -> tf.data.Dataset:
-        return self._records(training, seed).map(parse_record, num_parallel_calls=tf.data.AUTOTUNE)
+        records = self._visit(tf.data.TFRecordDataset, self.files, training, seed)
+        return records.map(parse_record, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def _scan(self, training: bool = False, seed: int = 0, keep: Collection[int] = ()) -> tuple[list, dict]:
-        """One pass: (indices in visiting order, bytes of the records in `keep`); caches the names."""
-        keep = set(keep)
-        order, data, names = [], {}, {}
-        for record in self._records(training, seed).map(_parse if keep else _parse_without_image):
-            index = int(record["index"])
-            order.append(index)
-            names[index] = record["name"].numpy().decode("utf-8", "replace")
-            if index in keep:
-                data[index] = record["image"].numpy()
-        self._names = names
-        return order, data
+    @property
+    def records_of_files(self) -> list[tuple[np.ndarray, list[str]]]:
+        """(indices, names) of each file's records in file order (indexes, or one scan)."""
+        if self._records_of_files is None:
+            self._records_of_files = [shard_records(f) for f in self.files]
+        return self._records_of_files
 
     @property
     def names(self) -> dict[int, str]:
         if self._names is None:
-            self._scan()
+            every = {}
+            for indices, names in self.records_of_files:
+                every.update(zip(indices.tolist(), names, strict=True))
+            self._names = {int(i): every[int(i)] for i in self.order(False, 0)}
         return self._names
 
     @property
@@ -148,10 +218,29 @@ class RecordCatalog:
         return self.names[index]
 
     def order(self, training: bool, seed: int) -> np.ndarray:
-        return np.asarray(self._scan(training, seed)[0], dtype=np.int64)
+        """Global indices in the order an epoch visits them, from the indexes (no shard is read)."""
+        per_file = [indices for indices, _ in self.records_of_files]
+        splits = tf.constant(np.cumsum([0, *map(len, per_file)]), tf.int64)
+        flat = tf.constant(np.concatenate(per_file) if per_file else np.zeros(0, np.int64), tf.int64)
+
+        def of_file(position):
+            return tf.data.Dataset.from_tensor_slices(flat[splits[position] : splits[position + 1]])
+
+        visited = self._visit(of_file, np.arange(len(self.files)), training, seed)
+        return np.fromiter(visited.as_numpy_iterator(), dtype=np.int64)
 
     def read(self, indices: Iterable[int]) -> dict[int, bytes]:
-        return self._scan(keep=list(indices))[1]
+        """Encoded bytes of the given records, reading only the shards that hold them."""
+        wanted = {int(i) for i in indices}
+        found: dict[int, bytes] = {}
+        for path, (file_indices, _) in zip(self.files, self.records_of_files, strict=True):
+            if not wanted.intersection(file_indices.tolist()):
+                continue
+            for record in tf.data.TFRecordDataset(path).map(_parse):
+                index = int(record["index"])
+                if index in wanted:
+                    found[index] = record["image"].numpy()
+        return found
 
 
 def _parse(record):
@@ -186,7 +275,7 @@ def open_catalog(sources: str | Sequence[str], shard: tuple[int, int] | None = N
     if records:
         files = []
         for pattern in records:
-            matches = sorted(tf.io.gfile.glob(pattern))
+            matches = sorted(m for m in tf.io.gfile.glob(pattern) if not m.endswith(INDEX_SUFFIX))
             if not matches:
                 raise FileNotFoundError(f"No TFRecord files match {pattern}")
             files.extend(matches)

@@ -6,7 +6,8 @@ PNG re-encoding when TensorFlow cannot decode the original, e.g. TIFF),
 `make_dataset` gives when reading the folders) and "name" (its path relative
 to its input folder). Photos are spread over the shards in a seeded random
 order, so each shard mixes all folders. Unreadable files are left out and
-listed.
+listed. Beside each shard goes its index (`data.sources.write_index`), so
+training never scans the shards to count or order them.
 """
 
 import concurrent.futures
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from keras_colorize.data.sources import write_index
 from keras_colorize.images import UnreadableImageError, decode_image, image_from_bytes, list_images
 
 
@@ -74,7 +76,16 @@ def _example(data: bytes, index: int, name: str) -> bytes:
 def write_tfrecords(
     inputs: str | Sequence[str], output_prefix: str, num_shards: int, seed: int = 0
 ) -> WriteSummary:
-    """Write the photos under `inputs` to `num_shards` files "<output_prefix>-SSSSS-of-NNNNN.tfrecord"."""
+    """Write the photos under `inputs` to `num_shards` files "<output_prefix>-SSSSS-of-NNNNN.tfrecord".
+
+    Each shard gets its index beside it ("<shard>.index.json").
+
+    Args:
+        inputs: photo folders (searched recursively) or files.
+        output_prefix: path prefix of the shard files.
+        num_shards: how many files.
+        seed: seed of the order in which photos are spread over the shards.
+    """
     if num_shards < 1:
         raise ValueError(f"num_shards must be at least 1, got {num_shards}.")
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
@@ -88,6 +99,7 @@ def write_tfrecords(
     files = [f"{output_prefix}-{s:05d}-of-{num_shards:05d}.tfrecord" for s in range(num_shards)]
     order = np.random.default_rng(seed).permutation(len(paths))
     skipped, written = {}, 0
+    records: list[list[tuple[int, str]]] = [[] for _ in files]
 
     def encode(index: int) -> tuple[int, bytes | UnreadableImageError]:
         try:
@@ -103,10 +115,13 @@ def write_tfrecords(
                     skipped[names[index]] = str(data).removeprefix(f"{names[index]}: ")
                     continue
                 writers[position % num_shards].write(_example(data, index, names[index]))
+                records[position % num_shards].append((index, names[index]))
                 written += 1
     finally:
         for writer in writers:
             writer.close()
+    for path, shard_records in zip(files, records, strict=True):
+        write_index(path, shard_records)
     return WriteSummary(
         f"{output_prefix}-*-of-{num_shards:05d}.tfrecord", files, written, dict(sorted(skipped.items()))
     )
