@@ -260,6 +260,20 @@ class Colorizer(keras.Model):
         The Keras backbone runs compiled (`predict_on_batch`): eagerly it took
         192 ms against 71 ms for one 192 px photo of the bundled preset
         (bench/inference.py, "where the time of one photo goes").
+
+        Args:
+            small: `preprocessor.work_lightness` of uint8 photos.
+
+        Example:
+
+        >>> import numpy as np, keras_colorize as kc
+        >>> colorizer = kc.Colorizer(kc.build_model("4block", width=0.125), work_size=64)
+        >>> rgb = np.zeros((40, 30, 3), "uint8")
+        >>> probs = colorizer.run_network(colorizer.preprocessor.work_lightness(rgb[None]))
+        >>> tuple(probs.shape)
+        (1, 16, 16, 313)
+        >>> colorizer.finish(rgb, colorizer.decoder(probs)).shape
+        (40, 30, 3)
         """
         if self._runner is None:
             return self.backbone.predict_on_batch(small)
@@ -276,6 +290,10 @@ class Colorizer(keras.Model):
 
         ab is upsampled to the photo's size and recombined with its own L, a
         band of rows at a time (~1 megapixel of float temporaries).
+
+        Args:
+            rgb: the photo (its L is kept).
+            ab: the decoder's output for it, at the network's resolution (see `run_network`).
         """
         height, width = rgb.shape[:2]
         rows = max(1, _STRIP_PIXELS // width)

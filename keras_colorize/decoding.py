@@ -30,6 +30,16 @@ def log_probabilities(probs):
 
     Video smoothing (`keras_colorize.temporal`) averages these along time and
     decodes the result with `decode_log`.
+
+    Args:
+        probs: probabilities [..., 313].
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> [round(float(x), 2) for x in ops.convert_to_numpy(log_probabilities(np.array([1.0, 0.0])))]
+    [0.0, -23.03]
     """
     return ops.log(ops.maximum(ops.cast(probs, "float32"), _LOG_FLOOR))
 

@@ -194,6 +194,17 @@ class ColorDecoder(keras.layers.Layer):
         Args:
             log_probs: `decoding.log_probabilities` of the backbone's output, or an average of them.
             temperature: None (the layer's), a scalar, or one value per frame ([N]).
+
+        Example:
+
+        >>> import numpy as np, keras_colorize as kc
+        >>> from keras import ops
+        >>> from keras_colorize.decoding import log_probabilities
+        >>> decoder = kc.layers.ColorDecoder(temperature=0.38)
+        >>> probs = np.random.default_rng(0).dirichlet(np.ones(313), (1, 2, 2)).astype("float32")
+        >>> ab = decoder.decode_log_probabilities(log_probabilities(probs))
+        >>> bool(np.allclose(ops.convert_to_numpy(ab), ops.convert_to_numpy(decoder(probs))))
+        True
         """
         if self.regression:
             raise ValueError("The l2 model predicts ab directly; it has no log-probabilities to decode.")

@@ -72,7 +72,13 @@ class VideoError(ValueError):
 
 
 def require_av():
-    """The `av` module (PyAV), or an ImportError that says how to install it."""
+    """The `av` module (PyAV), or an ImportError that says how to install it.
+
+    Example:
+
+    >>> require_av().__name__
+    'av'
+    """
     try:
         import av
     except ImportError:
@@ -286,6 +292,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     Raises:
         FileNotFoundError: no such file.
         VideoError: not a readable video (the message says why).
+
+    Example: see `colorize_video`.
     """
     av = require_av()
     container, stream = _open_input(os.fspath(path))
@@ -310,7 +318,23 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 
 
 def check_encoder(codec: str, crf: int, pix_fmt: str, width: int = 2, height: int = 2) -> None:
-    """ValueError naming the problem unless FFmpeg can encode `codec` at `crf`, `pix_fmt` and the size."""
+    """ValueError naming the problem unless FFmpeg can encode `codec` at `crf`, `pix_fmt` and the size.
+
+    Args:
+        codec: FFmpeg's encoder name.
+        crf: the constant rate factor (checked for the codecs that take one).
+        pix_fmt: the pixel format to encode.
+        width: the frames' width.
+        height: the frames' height.
+
+    Example:
+
+    >>> check_encoder("libx264", 18, "yuv420p", 854, 480)
+    >>> check_encoder("h266x", 18, "yuv420p")
+    Traceback (most recent call last):
+    ...
+    keras_colorize.video.VideoError: codec 'h266x' is not supported: this FFmpeg (PyAV ...) has no encoder ...
+    """
     av = require_av()
     try:
         encoder = av.Codec(codec, "w")
@@ -336,7 +360,16 @@ def check_encoder(codec: str, crf: int, pix_fmt: str, width: int = 2, height: in
 
 
 def parts_folder(output: str | os.PathLike) -> str:
-    """Where `colorize_video` keeps the finished chunks of `output` until the whole film is done."""
+    """Where `colorize_video` keeps the finished chunks of `output` until the whole film is done.
+
+    Args:
+        output: the film being made.
+
+    Example:
+
+    >>> parts_folder("/films/out.mp4")
+    '/films/.out.mp4.parts'
+    """
     directory, name = os.path.split(os.path.abspath(output))
     return os.path.join(directory, f".{name}.parts")
 
@@ -488,13 +521,23 @@ def colorize_video(
         VideoError: an unreadable input, an unknown codec, or an output that would replace the input.
         ValueError: a bad setting.
 
-    Example:
+    Example (a 6-frame film, a tiny random network; `Colorizer.from_preset()` for real colours):
 
-    >>> import keras_colorize as kc
-    >>> from keras_colorize.video import colorize_video
-    >>> colorizer = kc.Colorizer.from_preset()  # doctest: +SKIP
-    >>> colorize_video(colorizer, "film.mp4", "film_color.mp4").frames  # doctest: +SKIP
-    1440
+    >>> import av, numpy as np, keras_colorize as kc
+    >>> with av.open("film.mp4", "w") as film:
+    ...     stream = film.add_stream("libx264", rate=24)
+    ...     stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    ...     for i in range(6):
+    ...         frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, "uint8"), format="rgb24")
+    ...         frame.pts = i
+    ...         film.mux(stream.encode(frame))
+    ...     film.mux(stream.encode(None))
+    >>> colorizer = kc.Colorizer(kc.build_model("4block", width=0.125), work_size=64)
+    >>> colorize_video(colorizer, "film.mp4", "film_color.mp4", temporal=0.5)
+    VideoReport(frames=6, cuts=[...], resumed_at=0, problem=None)
+    >>> info = probe("film_color.mp4")
+    >>> info.frames, info.rate, (info.width, info.height)
+    (6, Fraction(24, 1), (64, 48))
     """
     input_path, output_path = os.fspath(input), os.fspath(output)
     if batch_size < 1 or chunk_frames < 1:
