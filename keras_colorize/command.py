@@ -170,6 +170,14 @@ def load_model_on_runtime(
         runtime: the --runtime flag (auto: the fastest installed).
         precision: the --precision flag (auto: bfloat16 on native CPUs).
         calibration_data: the --calibration_data flag (int8 without an int8 network file).
+
+    Example:
+
+    >>> import keras_colorize as kc
+    >>> folder = kc.Colorizer(kc.build_model("4block", width=0.125)).save_to_preset("tiny_preset")
+    >>> load_model_on_runtime(folder, "tensorflow", "float32").work_size
+    Network: tensorflow float32 (tensorflow as asked; float32: as asked)
+    256
     """
     from keras_colorize.runtimes import choose
 

@@ -23,7 +23,7 @@ pytest.importorskip("cv2", reason='the video extra: pip install -e ".[video]"')
 from fixtures.film import colour_frames, make_film  # noqa: E402
 from fixtures.tiny import tiny_colorizer  # noqa: E402
 
-from keras_colorize import decoding, metrics, temporal, video  # noqa: E402
+from keras_colorize import command, decoding, metrics, temporal, video  # noqa: E402
 from keras_colorize.video import FrameColorizer, VideoError, colorize_video, probe  # noqa: E402
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -79,7 +79,7 @@ def audio_packets(path) -> list[bytes]:
         return [bytes(p) for p in container.demux(audio=0) if p.size]
 
 
-@pytest.mark.parametrize("module", [decoding, metrics, temporal, video], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [command, decoding, metrics, temporal, video], ids=lambda m: m.__name__)
 def test_docstring_examples(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
