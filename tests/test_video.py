@@ -23,6 +23,7 @@ pytest.importorskip("cv2", reason='the video extra: pip install -e ".[video]"')
 from fixtures.film import colour_frames, make_film  # noqa: E402
 from fixtures.tiny import tiny_colorizer  # noqa: E402
 
+import keras_colorize as kc  # noqa: E402
 from keras_colorize import command, decoding, metrics, temporal, video  # noqa: E402
 from keras_colorize.video import FrameColorizer, VideoError, colorize_video, probe  # noqa: E402
 
@@ -112,6 +113,15 @@ def test_temporal_zero_is_the_photo_path(colorizer):
     for film_frame, photo in zip(films, photos, strict=True):
         difference = np.abs(film_frame.astype(int) - photo)
         assert difference.max() <= 1 and np.mean(difference > 0) <= 0.005
+
+
+def test_frames_run_on_the_colorizers_runtime(colorizer, tmp_path):
+    bf16 = kc.Colorizer.from_preset(colorizer.save_to_preset(tmp_path / "preset"), precision="bfloat16")
+    assert bf16.runner.precision == "bfloat16"
+    frames, _ = colour_frames(64, 48, fps=4, seconds=1.0, cut_seconds=1.0)
+    films = FrameColorizer(bf16, temporal=0.0)(np.stack(frames))
+    for film_frame, photo in zip(films, bf16.colorize(frames), strict=True):
+        assert np.abs(film_frame.astype(int) - photo).max() <= 1
 
 
 def test_smoothing_restarts_at_the_cut(colorizer):
