@@ -592,6 +592,7 @@ def test_the_command_colorizes_serves_restarts_and_exports(methods, tmp_path):
                 lines.append(line)
                 if line.startswith("Serving the test on "):
                     break
+            assert lines and lines[-1].startswith("Serving the test on "), "".join(lines)[-3000:]
             url = re.search(r"http://127\.0\.0\.1:\d+", lines[-1]).group(0)  # loopback by default
             session = requests.Session()
             session.post(f"{url}/start", timeout=30)
