@@ -60,9 +60,14 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
+# Training is TensorFlow's (tf.data, the distributed step): imported on first use even from Python, so
+# `import keras_colorize` under KERAS_BACKEND=jax imports no TensorFlow.
+_TRAINING = ("TrainConfig", "run_training")
+
 if not _COMMAND_LINE:
     for _name in _EXPORTS:
-        __getattr__(_name)
+        if _name not in _TRAINING:
+            __getattr__(_name)
 
 
 __version__ = "0.1.0"
@@ -75,6 +80,7 @@ __all__ = [
     "Colorizer",
     "EuclideanLoss",
     "RebalancedCrossEntropy",
+    "TrainConfig",
     "annealed_mean",
     "bin_centers",
     "build_model",
@@ -83,6 +89,7 @@ __all__ = [
     "layers",
     "rebalancing_weights",
     "rgb_to_lab",
+    "run_training",
     "smooth_prior",
     "soft_encode",
     "soft_encode_sparse",
