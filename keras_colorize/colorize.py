@@ -165,10 +165,7 @@ def main(argv: list[str]) -> int:
         argv: leftover arguments (none are accepted).
     """
     del argv
-    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        raise command.UsageError(
-            f"--temperature must be > 0, got {FLAGS.temperature:g}; lower is more vivid, the default is 0.38"
-        )
+    command.check_temperature_flag(FLAGS.temperature)
     pairs, missing = plan_outputs(FLAGS.input, FLAGS.output)
     if missing and not pairs and len(missing) == len(FLAGS.input):
         raise command.UsageError(f"--input={missing[0]}: no such file or folder; check the path")

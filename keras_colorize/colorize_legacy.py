@@ -126,8 +126,7 @@ def main(argv: list[str]) -> int:
         argv: leftover arguments (none are accepted).
     """
     del argv
-    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        raise command.UsageError(f"--temperature must be > 0, got {FLAGS.temperature}")
+    command.check_temperature_flag(FLAGS.temperature)
     if FLAGS.per_gallery < 1:
         raise command.UsageError(f"--per_gallery must be >= 1, got {FLAGS.per_gallery}")
     result = colorize_folder(

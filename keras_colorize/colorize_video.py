@@ -119,10 +119,7 @@ def main(argv: list[str]) -> int:
     del argv
     from keras_colorize.video import check_encoder, colorize_video, parts_folder, probe
 
-    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        raise command.UsageError(
-            f"--temperature must be > 0, got {FLAGS.temperature:g}; lower is more vivid, the default is 0.38"
-        )
+    command.check_temperature_flag(FLAGS.temperature)
     parts = parts_folder(FLAGS.output)
     if FLAGS.overwrite:
         shutil.rmtree(parts, ignore_errors=True)

@@ -187,6 +187,18 @@ def load_model_on_runtime(
     return colorizer
 
 
+def check_temperature_flag(temperature: float | None) -> None:
+    """--temperature: None (the model's own) or > 0; anything else is a UsageError saying what to give.
+
+    Args:
+        temperature: the flag's value.
+    """
+    if temperature is not None and temperature <= 0:
+        raise UsageError(
+            f"--temperature must be > 0, got {temperature:g}; lower is more vivid, the default is 0.38"
+        )
+
+
 def is_help(argv: Sequence[str]) -> bool:
     return bool({"--help", "-h", "--helpshort", "--helpfull", "-?"} & set(argv[1:]))
 

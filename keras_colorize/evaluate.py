@@ -90,8 +90,7 @@ def main(argv: list[str]) -> int:
     del argv
     if not os.path.isdir(FLAGS.data_dir):
         raise command.UsageError(f"--data_dir: {FLAGS.data_dir} is not a folder")
-    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        raise command.UsageError(f"--temperature must be > 0, got {FLAGS.temperature}")
+    command.check_temperature_flag(FLAGS.temperature)
     from keras_colorize.evaluation import (
         classifier_note,
         evaluate,

@@ -243,3 +243,17 @@ def test_flag_choices_match_what_implements_them():
     assert tuple(VARIANTS) == choices.VARIANT_NAMES
     assert tuple(PRECISIONS) == choices.TRAIN_PRECISIONS
     assert PROTOCOLS == choices.EVAL_PROTOCOLS
+
+
+@pytest.mark.parametrize(
+    "command, flags",
+    [
+        ("evaluate", ["--model=full_w05_cpu2h", "--data_dir=tests/fixtures/photos"]),
+        ("legacy", ["--model=full_w05_cpu2h", "--data_dir=tests/fixtures/photos"]),
+    ],
+)
+def test_a_bad_temperature_is_one_line_before_any_work(command, flags, tmp_path):
+    output = tmp_path / "out"
+    result = run(command, *flags, f"--output={output}", "--temperature=-1")
+    one_error(result, 2, "--temperature must be > 0, got -1", "lower is more vivid")
+    assert not output.exists()
