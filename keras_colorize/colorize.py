@@ -35,7 +35,6 @@ import sys
 from absl import flags
 
 from keras_colorize import command
-from keras_colorize.choices import INFERENCE_PRECISIONS, RUNTIMES
 from keras_colorize.images import IMAGE_EXTENSIONS, MAX_PIXELS, UnreadableImageError
 from keras_colorize.photo_files import (
     ALREADY_DONE,
@@ -67,21 +66,7 @@ def define_flags() -> None:
     )
     flags.DEFINE_bool("side_by_side", False, "Write the input and the colorized photo next to each other.")
     flags.DEFINE_integer("max_pixels", MAX_PIXELS, "Skip larger photos.", lower_bound=1)
-    flags.DEFINE_enum(
-        "runtime", "tensorflow", RUNTIMES, "What runs the network (auto: the fastest installed)."
-    )
-    flags.DEFINE_enum(
-        "precision",
-        "auto",
-        INFERENCE_PRECISIONS,
-        "The network's precision (auto: bfloat16 on CPUs with AVX512_BF16 or AMX, else float32; "
-        "float32: exactly the pixels of the Python API and the SavedModel).",
-    )
-    flags.DEFINE_multi_string(
-        "calibration_data",
-        None,
-        "Photo files or folders to quantise with (int8, when the model has no int8 file).",
-    )
+    command.define_runtime_flags()
     flags.DEFINE_bool("overwrite", False, "Redo photos whose output already exists (default: skip them).")
 
 

@@ -34,8 +34,6 @@ from absl import flags
 
 from keras_colorize import command
 from keras_colorize.choices import (
-    INFERENCE_PRECISIONS,
-    RUNTIMES,
     VIDEO_CHUNK_FRAMES,
     VIDEO_CODEC,
     VIDEO_CRF,
@@ -92,20 +90,7 @@ def define_flags() -> None:
         "Frames per resumable chunk (an interruption loses at most one).",
         lower_bound=1,
     )
-    flags.DEFINE_enum(
-        "runtime", "tensorflow", RUNTIMES, "What runs the network (auto: the fastest installed)."
-    )
-    flags.DEFINE_enum(
-        "precision",
-        "auto",
-        INFERENCE_PRECISIONS,
-        "The network's precision (auto: bfloat16 on CPUs that compute it natively, else float32).",
-    )
-    flags.DEFINE_multi_string(
-        "calibration_data",
-        None,
-        "Photo files or folders to quantise with (int8, when the model has no int8 file).",
-    )
+    command.define_runtime_flags()
     flags.DEFINE_bool("overwrite", False, "Redo the film if the output exists (default: leave it alone).")
 
 

@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 
 from absl import app, flags
 
+from keras_colorize.choices import INFERENCE_PRECISIONS, RUNTIMES
+
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
 # C++ log lines that TensorFlow / XLA write before absl::InitializeLog ("I0000 00:00:1796220293.75
@@ -185,6 +187,25 @@ def load_model_on_runtime(
     colorizer = load_model(model, choice.runtime, choice.precision, calibration_data)
     print(f"Network: {choice.runtime} {choice.precision} ({choice.why})")
     return colorizer
+
+
+def define_runtime_flags() -> None:
+    """--runtime, --precision and --calibration_data: what runs the network (colorize, video)."""
+    flags.DEFINE_enum(
+        "runtime", "tensorflow", RUNTIMES, "What runs the network (auto: the fastest installed)."
+    )
+    flags.DEFINE_enum(
+        "precision",
+        "auto",
+        INFERENCE_PRECISIONS,
+        "The network's precision (auto: bfloat16 on CPUs with AVX512_BF16 or AMX, else float32; "
+        "float32: exactly the pixels of the Python API and the SavedModel).",
+    )
+    flags.DEFINE_multi_string(
+        "calibration_data",
+        None,
+        "Photo files or folders to quantise with (int8, when the model has no int8 file).",
+    )
 
 
 def check_temperature_flag(temperature: float | None) -> None:
