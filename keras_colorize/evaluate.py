@@ -19,7 +19,7 @@ from absl import flags
 
 from keras_colorize import command
 from keras_colorize.choices import BUNDLED_CLASSIFIER as BUNDLED
-from keras_colorize.choices import EVAL_PROTOCOLS as PROTOCOLS
+from keras_colorize.choices import EVAL_PROTOCOLS
 
 FLAGS = flags.FLAGS
 
@@ -50,7 +50,7 @@ def define_flags() -> None:
     flags.DEFINE_enum(
         "protocol",
         "photos",
-        list(PROTOCOLS),
+        list(EVAL_PROTOCOLS),
         "'photos': every photo at its own size; 'imagenet5k': the first 5,000 ImageNet val photos "
         "(ILSVRC2012_val_00000001..5000 under --data_dir), central square resized to 256, with the "
         "literature's numbers beside ours.",

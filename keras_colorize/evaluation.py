@@ -50,7 +50,6 @@ DEFAULT_CLASSIFIER_LABELS = "imagenet_labels.txt"
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 REFERENCE_PRIOR = os.path.join(ASSETS, "reference_prior.npy")
 REFERENCE_PRIOR_INFO = os.path.join(ASSETS, "reference_prior.json")
-PROTOCOLS = EVAL_PROTOCOLS
 IMAGENET5K_COUNT = 5000
 IMAGENET5K_SIZE = 256
 _IMAGENET_VAL = re.compile(r"ILSVRC2012_val_(\d{8})\.", re.IGNORECASE)
@@ -300,8 +299,8 @@ class Evaluation:
         features: list | None = None,
         protocol: str = "photos",
     ):
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        if protocol not in EVAL_PROTOCOLS:
+            raise ValueError(f"protocol must be one of {EVAL_PROTOCOLS}, got {protocol!r}")
         self.entries = entries
         self.files = files
         self.labels = labels or {}
