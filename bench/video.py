@@ -22,9 +22,19 @@ with the colour original, frame by frame (docs/video.md defines the metrics):
     frame against the original frame, averaged over the frames;
   * the cuts the detector found (the film has one, at `cut`).
 
+Flicker is measured at three stages of each configuration: the H.264 output
+(`h264`, the command's default encoding); the same frames colorized in memory
+as 8-bit RGB (`lossless`: what a lossless encode such as `--codec=ffv1`
+stores); and the network's decoded ab upsampled to the frames' size, before
+any rounding (`network`: the colorizer's own flicker, with the 8-bit
+rendering and the encoder left out, `FrameColorizer.decoded_ab`).
+
 The first row is the colour original itself (how much its own colours change
-on those pixels). Prints a table (ratios to --temporal 0) and writes JSON
-(bench/results/video.json by default).
+on those pixels); the row "shot's mean colour" holds each shot's mean network
+ab still and renders it with every frame's own L: the flicker 8-bit RGB and
+the grain leave of a colorization that does not flicker at all. Prints a
+table (ratios to --temporal 0) and writes JSON (bench/results/video.json by
+default).
 """
 
 import json
@@ -43,6 +53,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fixture film
 
 FLAGS = flags.FLAGS
+STAGES = ("h264", "lossless", "network")  # where the flicker is measured: the output, 8-bit frames, float ab
 flags.DEFINE_string("preset", None, "A preset name or folder, or a .keras file (default: the bundled one).")
 flags.DEFINE_string("variant", None, "Random weights of this variant instead of a preset (for a smoke run).")
 flags.DEFINE_float("net_width", 0.125, "Channel multiplier of --variant.")
@@ -143,9 +154,50 @@ def scores(lab_in, lab_out, cut: int, flows: list) -> dict:
     }
 
 
+def in_memory(colorizer, original, strength: float, flow: bool, batch_size: int):
+    """The same frames colorized without the encoder: (the decoded ab upsampled to the frames' size,
+    float32 [N, H, W, 2], before any rounding; the 8-bit frames uint8 [N, H, W, 3], what a lossless
+    encode such as FFV1 stores)."""
+    import numpy as np
+
+    from keras_colorize.layers import ColorizerPostprocessor
+    from keras_colorize.video import FrameColorizer
+
+    frames = FrameColorizer(colorizer, strength, flow=flow)
+    height, width = original.shape[1:3]
+    abs_, rgbs = [], []
+    for start in range(0, len(original), batch_size):
+        batch = original[start : start + batch_size]
+        ab = frames.decoded_ab(batch)
+        abs_.append(np.asarray(ColorizerPostprocessor.upsample(ab, height, width)))
+        rgbs += [colorizer.finish(frame, ab[i : i + 1]) for i, frame in enumerate(batch)]
+    return np.concatenate(abs_), np.stack(rgbs)
+
+
+def held_still(original, ab, cut: int):
+    """The 8-bit frames of a colorization whose colours never change within a shot: each shot's mean
+    network ab, recombined with every frame's own L. What 8-bit RGB and the grain leave of a flicker-free
+    colorization: the floor of the `lossless` flicker."""
+    import numpy as np
+
+    from keras_colorize.layers import ColorizerPostprocessor
+    from keras_colorize.preprocessing import lightness_from_uint8
+
+    still = np.concatenate([np.broadcast_to(shot.mean(axis=0), shot.shape) for shot in (ab[:cut], ab[cut:])])
+    return np.concatenate(
+        [
+            np.asarray(
+                ColorizerPostprocessor.recombine(lightness_from_uint8(original[i : i + 8]), still[i : i + 8])
+            )
+            for i in range(0, len(original), 8)
+        ]
+    )
+
+
 def main(argv) -> None:
     del argv
     import keras
+    import numpy as np
     from fixtures.film import make_film
 
     import keras_colorize as kc
@@ -179,8 +231,11 @@ def main(argv) -> None:
         lab_in = metrics.lab_of(original)
         flows = input_flows(lab_in)
         FrameColorizer(colorizer)(original[: FLAGS.batch_size])  # warm-up: the first calls trace
+        own = scores(lab_in, lab_in, film.cut, flows)
         rows = [
-            {"config": "colour original", "fps": None, "cuts": None} | scores(lab_in, lab_in, film.cut, flows)
+            {"config": "colour original", "fps": None, "cuts": None}
+            | own
+            | {f"{stage}_{key}": value for stage in STAGES[1:] for key, value in own.items()}
         ]
         shown = sorted({max(0, film.cut - 8), film.cut - 1, film.cut, min(film.frames - 1, film.cut + 6)})
         strip = [gray(lab_in[shown])]
@@ -192,14 +247,28 @@ def main(argv) -> None:
             )
             seconds = time.perf_counter() - start
             colorized = frames_of(output)
+            ab, eight_bit = in_memory(colorizer, original, strength, flow, FLAGS.batch_size)
+            network = scores(lab_in, np.concatenate([lab_in[..., :1], ab], axis=-1), film.cut, flows)
+            lossless = scores(lab_in, metrics.lab_of(eight_bit), film.cut, flows)
             rows.append(
                 {"config": f"temporal {strength:g}" + (" + flow" if flow else ""), "temporal": strength}
                 | {"flow": flow, "frames": report.frames, "seconds": seconds, "fps": report.frames / seconds}
                 | scores(lab_in, metrics.lab_of(colorized), film.cut, flows)
                 | {"cuts": report.cuts}
+                | {f"network_{key}": value for key, value in network.items()}
+                | {f"lossless_{key}": value for key, value in lossless.items()}
             )
             if not flow:
                 strip.append(colorized[shown])
+            if strength == 0 and not flow:
+                floor = scores(lab_in, metrics.lab_of(held_still(original, ab, film.cut)), film.cut, flows)
+                rows.append(
+                    {"config": "shot's mean colour", "fps": None, "cuts": None}
+                    | {key: None for key in ("flicker", "flicker_mc")}
+                    | {f"lossless_{key}": value for key, value in floor.items()}
+                    | {f"network_{key}": 0.0 for key in ("flicker", "flicker_mc")}
+                    | {"auc": floor["auc"]}
+                )
     results = {
         "model": model,
         "precision": FLAGS.precision,
@@ -220,16 +289,26 @@ def main(argv) -> None:
     reference = rows[1]
     size = f"{film.width}x{film.height}, {film.frames} frames (cut at {film.cut})"
     print(f"\n{model}, {size}, {os.cpu_count()} CPUs; x less: flicker of {reference['config']} / this row's")
+    print("flicker (MC: motion-compensated): the H.264 output, the 8-bit frames (lossless), the network's ab")
+    heads = [f"{stage} {kind}" for stage in STAGES for kind in ("", "MC")]
     print(
-        f"{'':<22} {'frames/s':>8} {'flicker':>8} {'x less':>6} {'MC flicker':>10} {'x less':>6} "
-        f"{'AuC':>6} {'ΔAuC':>6}  cuts"
+        f"{'':<22} {'frames/s':>8} " + " ".join(f"{h:>16}" for h in heads) + f" {'AuC':>6} {'ΔAuC':>6}  cuts"
     )
     for row in rows:
         fps = "" if row["fps"] is None else f"{row['fps']:.2f}"
-        less = [reference[k] / row[k] if row[k] else float("inf") for k in ("flicker", "flicker_mc")]
+        cells = []
+        for stage in STAGES:
+            for kind in ("flicker", "flicker_mc"):
+                key = kind if stage == STAGES[0] else f"{stage}_{kind}"
+                if row[key] is None:
+                    cells.append("")
+                    continue
+                less = reference[key] / row[key] if row[key] else float("inf")
+                cells.append(f"{row[key]:>8.3f} {less:>6.2f}x")
         print(
-            f"{row['config']:<22} {fps:>8} {row['flicker']:>8.3f} {less[0]:>6.2f} {row['flicker_mc']:>10.3f} "
-            f"{less[1]:>6.2f} {row['auc']:>6.2f} {row['auc'] - reference['auc']:>+6.2f}  {row['cuts']}"
+            f"{row['config']:<22} {fps:>8} "
+            + " ".join(f"{c:>16}" for c in cells)
+            + f" {row['auc']:>6.2f} {row['auc'] - reference['auc']:>+6.2f}  {row['cuts']}"
         )
     if FLAGS.strip:
         write_strip(FLAGS.strip, strip)

@@ -153,6 +153,20 @@ class FrameColorizer:
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """Colorize the next frames: uint8 RGB [N, H, W, 3] -> uint8 RGB [N, H, W, 3]."""
         frames = np.asarray(frames)
+        ab = self.decoded_ab(frames)
+        return np.stack([self.colorizer.finish(frame, ab[i : i + 1]) for i, frame in enumerate(frames)])
+
+    def decoded_ab(self, frames: np.ndarray):
+        """The next frames' smoothed, decoded ab [N, h, w, 2] at the network's resolution.
+
+        What `__call__` upsamples and recombines with each frame's own L; the
+        smoothing state moves on by the frames, as in `__call__`. A film's
+        flicker before it is rendered to 8-bit RGB and encoded (bench/video.py).
+
+        Args:
+            frames: uint8 RGB [N, H, W, 3], the frames after those seen so far.
+        """
+        frames = np.asarray(frames)
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"frames must be uint8 RGB [N, H, W, 3], got {frames.dtype} {frames.shape}")
         colorizer = self.colorizer
@@ -182,7 +196,7 @@ class FrameColorizer:
             ab = colorizer.decoder.decode_log_probabilities(ops.stack(smoothed), temperatures)
         self._previous = small[-1:]
         self.seen += len(frames)
-        return np.stack([colorizer.finish(frame, ab[i : i + 1]) for i, frame in enumerate(frames)])
+        return ab
 
     def _state_flow(self, current, previous) -> np.ndarray:
         """The flow between two frames' working-size L [s, s, 1], at the state's resolution [h, w, 2]."""
@@ -651,7 +665,8 @@ def _progress_bar(total: int, start: int):
 
 def _packets(path: str, kind: str) -> Iterator[tuple[int, object]]:
     """(stream index, packet) of one kind of stream of a file, in file order; stops at damage (a corrupt
-    input's audio ends where it is unreadable)."""
+    input's audio ends where it is unreadable). Matroska stores no decode times: its first packets of
+    a film with B-frames come with a pts and no dts."""
     av = require_av()
     with av.open(path) as container:
         streams = [s for s in container.streams if s.type == kind]
@@ -659,7 +674,7 @@ def _packets(path: str, kind: str) -> Iterator[tuple[int, object]]:
             return
         try:
             for packet in container.demux(streams):
-                if packet.dts is not None and packet.size:  # not the demuxer's flush packets
+                if packet.size:  # not the demuxer's flush packets
                     yield streams.index(packet.stream), packet
         except av.FFmpegError:
             return
@@ -668,23 +683,42 @@ def _packets(path: str, kind: str) -> Iterator[tuple[int, object]]:
 def _timed(packets: Iterator[tuple[int, object]], kind: int) -> Iterator[tuple[float, int, int, object]]:
     """(decode time in seconds, kind, stream index, packet): what `_assemble` interleaves by."""
     for index, packet in packets:
-        yield float(packet.dts * packet.time_base), kind, index, packet
+        time = packet.pts if packet.dts is None else packet.dts
+        yield float((time or 0) * packet.time_base), kind, index, packet
 
 
 def _chunk_packets(chunks: list[str]) -> Iterator[tuple[int, object]]:
-    """The video packets of every chunk in order, at their times in the film, decode times never going
-    back."""
+    """The video packets of every chunk in order, at their times in the film, decode times always going
+    forward (what muxers require)."""
     last = None
+
+    def forward(packet) -> None:
+        nonlocal last
+        if last is not None and packet.dts <= last:  # a variable frame rate's B-frame delay overlapping
+            packet.dts = last + 1
+            packet.pts = max(packet.pts, packet.dts)
+        last = packet.dts
+
     for chunk in chunks:
         with open(f"{os.path.splitext(chunk)[0]}.json", encoding="utf-8") as file:
             start = Fraction(json.load(file)["start_seconds"])
+        waiting = []  # Matroska: packets before the first with a decode time (the B-frame delay)
         for index, packet in _packets(chunk, "video"):
             shift = round(start / packet.time_base)
-            packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
-            if last is not None and packet.dts <= last:  # a variable frame rate's B-frame delay overlapping
-                packet.dts = last + 1
-                packet.pts = max(packet.pts, packet.dts)
-            last = packet.dts
+            packet.pts += shift
+            if packet.dts is None:
+                waiting.append((index, packet))
+                continue
+            packet.dts += shift
+            for k, (_, early) in enumerate(waiting):  # just before the first known decode time
+                early.dts = packet.dts - (len(waiting) - k)
+            for early_index, early in [*waiting, (index, packet)]:
+                forward(early)
+                yield early_index, early
+            waiting = []
+        for index, packet in waiting:  # no packet had a decode time: decode in presentation order
+            packet.dts = packet.pts
+            forward(packet)
             yield index, packet
 
 

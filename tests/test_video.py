@@ -157,6 +157,17 @@ def test_smoothing_lowers_flicker_on_still_pixels(colorizer):
     assert film_flicker(0.8) < 0.5 * film_flicker(0.0)
 
 
+def test_decoded_ab_is_what_the_frames_are_made_of(colorizer):
+    frames, _ = colour_frames(64, 48, fps=6, seconds=1.0, cut_seconds=1.0)
+    frames = np.stack(frames)
+    whole, parts = FrameColorizer(noisy(colorizer), 0.8), FrameColorizer(noisy(colorizer), 0.8)
+    expected = np.concatenate([whole(frames[:3]), whole(frames[3:])])
+    ab = np.concatenate([parts.decoded_ab(frames[:3]), parts.decoded_ab(frames[3:])])  # the state moves on
+    assert ab.shape == (len(frames), 16, 16, 2) and parts.seen == whole.seen == len(frames)
+    rendered = np.stack([parts.colorizer.finish(frame, ab[i : i + 1]) for i, frame in enumerate(frames)])
+    np.testing.assert_array_equal(rendered, expected)
+
+
 def test_flow_moves_the_state_with_the_pan(colorizer):
     frames, _ = colour_frames(64, 48, fps=6, seconds=1.0, cut_seconds=1.0)
     frames = np.stack(frames)
@@ -194,6 +205,23 @@ def test_variable_frame_rate_keeps_its_timestamps(colorizer, tmp_path):
             return [round(float(f.pts * f.time_base), 3) for f in container.decode(video=0)]
 
     assert seconds(output) == seconds(uneven) == [m / 1000 for m in milliseconds]
+
+
+def test_matroska_output_keeps_every_frame_across_chunks(film, colorizer, tmp_path):
+    # Matroska stores no decode times: the first packets of each H.264 chunk come back without one.
+    output = tmp_path / "colour.mkv"
+    report = colorize_video(colorizer, film.path, output, chunk_frames=5, batch_size=4)
+    frames, stamps = decoded(output)
+    _, original_stamps = decoded(film.path)
+    with av.open(str(output)) as container, av.open(str(film.path)) as source:
+        seconds = np.array(stamps) * float(container.streams.video[0].time_base)
+        original = np.array(original_stamps) * float(source.streams.video[0].time_base)
+    assert report.frames == len(frames) == film.frames
+    # Every frame at its time, up to Matroska's milliseconds and one constant shift (FFmpeg moves every
+    # stream so that the audio's priming, -64 ms, is not negative).
+    offset = seconds - original
+    assert np.ptp(offset) <= 0.0015 and 0 <= offset[0] <= 0.07, offset
+    assert audio_packets(output) == audio_packets(film.path)
 
 
 def test_truncated_film_keeps_the_frames_before_the_damage(film, colorizer, tmp_path):
