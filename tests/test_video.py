@@ -244,6 +244,19 @@ def test_bad_inputs_and_settings_are_named(film, colorizer, tmp_path):
         colorize_video(colorizer, garbage, tmp_path / "out.mp4")
     with pytest.raises(FileNotFoundError, match=r"missing\.mp4: no such file"):
         colorize_video(colorizer, tmp_path / "missing.mp4", tmp_path / "out.mp4")
+    # A film whose video codec this FFmpeg has no decoder for: a Matroska file with an unknown CodecID.
+    known = tmp_path / "known.mkv"
+    with av.open(str(known), "w") as container:
+        stream = container.add_stream("libx264", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 * i, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    unknown = tmp_path / "unknown.mkv"
+    unknown.write_bytes(known.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_KERAS/NO/CODC"))
+    with pytest.raises(VideoError, match=r"unknown\.mkv: its video codec is not supported \(no decoder"):
+        colorize_video(colorizer, unknown, tmp_path / "out.mp4")
     with pytest.raises(VideoError, match="codec 'h266x' is not supported"):
         colorize_video(colorizer, film.path, tmp_path / "out.mp4", codec="h266x")
     with pytest.raises(VideoError, match="is the input"):
