@@ -28,7 +28,7 @@ FORMATS = ("saved_model", "onnx", "openvino")
 WEIGHTS_DTYPES = ("float32", "float16")
 # The defaults of video (`keras_colorize.temporal`, `keras_colorize.video`): --temporal (the smoothing
 # strength), --cut_threshold (an L-histogram distance), the encoding and --chunk_frames (resume).
-VIDEO_TEMPORAL = 0.85
+VIDEO_TEMPORAL = 0.95
 VIDEO_CUT_THRESHOLD = 0.3
 VIDEO_CODEC = "libx264"
 VIDEO_CRF = 18  # x264: 0 lossless, 18 about visually lossless, 23 x264's own default

@@ -1,7 +1,7 @@
 """Colorize a black-and-white film: video in, video out, colours that do not flicker.
 
     python -m keras_colorize.colorize_video --input=film.mp4 --output=film_color.mp4
-    keras-colorize video --input=film.mp4 --output=film_color.mp4 [--temporal=0.85] [--model=runs/full]
+    keras-colorize video --input=film.mp4 --output=film_color.mp4 [--temporal=0.95] [--model=runs/full]
 
 Every frame goes through the same layers as a photo (keras_colorize.video,
 docs/video.md); the network's per-pixel log-probabilities are smoothed along
