@@ -19,6 +19,8 @@ class TrainConfig:
     counts wall time over all sessions of a resumed run and stops after the
     step that crosses it, with a checkpoint and the final model as usual.
     `steps_per_epoch` caps an epoch (None: one pass over the training data).
+    `data_service` ("grpc://HOST:PORT"): read, decode and crop the training
+    photos on tf.data service workers (see `keras_colorize.data.service`).
     `inject_nan_at_step` is for testing only: it multiplies that step's loss
     by NaN to exercise the NaN guard.
     """
@@ -54,6 +56,7 @@ class TrainConfig:
     mixed_precision: str = "auto"
     jit: bool = False
     progress: bool = True
+    data_service: str | None = None
     inject_nan_at_step: int | None = None
 
 
@@ -92,6 +95,14 @@ def validate(config: TrainConfig) -> None:
         raise ValueError("--train_data is required (folders of photos or TFRecord patterns).")
     _check_sources("train_data", config.train_data)
     _check_sources("val_data", config.val_data)
+    if config.data_service:
+        from keras_colorize.data.pipeline import service_address
+
+        service_address(config.data_service)  # ValueError naming a bad address
+        if config.strategy == "multi_worker":
+            raise ValueError(
+                "--data_service works with one input pipeline: use --strategy=default or mirrored."
+            )
     if config.prior and not os.path.isfile(config.prior):
         raise ValueError(f"--prior {config.prior!r}: no such file.")
     if config.image_size < 8 or config.image_size % 8:

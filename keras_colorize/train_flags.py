@@ -69,6 +69,12 @@ def define_flags(flag_values: flags.FlagValues) -> None:
         **fv,
     )
     flags.DEFINE_boolean("jit", d.jit, "XLA-compile the forward/backward computation.", **fv)
+    flags.DEFINE_string(
+        "data_service",
+        None,
+        "grpc://HOST:PORT of a tf.data service dispatcher: decode and crop training photos on its workers.",
+        **fv,
+    )
     flags.DEFINE_boolean("progress", d.progress, "Show a progress bar.", **fv)
     flags.DEFINE_integer("inject_nan_at_step", None, "TESTING ONLY: make this step's loss NaN.", **fv)
 

@@ -326,9 +326,15 @@ class Trainer:
 
     # -- data ---------------------------------------------------------------
 
-    def _dataset(self, sources, training: bool, epoch: int = 0, skip_steps: int = 0):
-        """A distributed one-epoch dataset (this worker's shard) and its EpochReport."""
+    def _dataset(self, sources, training: bool, epoch: int = 0, skip_steps: int = 0, seen=()):
+        """A distributed one-epoch dataset (this worker's shard) and its EpochReport.
+
+        With --data_service the training photos come in the workers' order, so a
+        resumed epoch leaves out the photos it has `seen` instead of skipping batches.
+        """
         c, found = self.config, {}
+        service = c.data_service if training else None
+        exclude = self._local_indices(seen) if service and skip_steps else None
         replicas_per_pipeline = self.replicas // self.num_workers
 
         def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -344,10 +350,13 @@ class Trainer:
                 # Workers must agree on the number of steps, so multi-worker drops partial batches.
                 drop_remainder=training or pipelines > 1,
                 epoch=epoch,
+                data_service=service,
+                exclude=exclude,
             )
             if training and c.steps_per_epoch:
-                ds = ds.take(c.steps_per_epoch * replicas_per_pipeline)
-            ds = ds.skip(skip_steps * replicas_per_pipeline)
+                ds = ds.take((c.steps_per_epoch - (skip_steps if service else 0)) * replicas_per_pipeline)
+            if not service:
+                ds = ds.skip(skip_steps * replicas_per_pipeline)
             # Decoding errors make the length unknown to tf.data; the photo count bounds it.
             batches = found["report"].num_sources // context.get_per_replica_batch_size(c.batch_size)
             if training and c.steps_per_epoch:
@@ -374,7 +383,7 @@ class Trainer:
         if c.val_data:
             self.val_dataset, _ = self._dataset(c.val_data, training=False)
         while not self._done(position):
-            dataset, found = self._dataset(c.train_data, True, position.epoch, position.batch_in_epoch)
+            dataset, found = self._dataset(c.train_data, True, position.epoch, position.batch_in_epoch, seen)
             # Drawn only on a terminal (no escape codes in logs); it shows the epoch's running mean
             # loss, the number the epoch line reports at the end.
             show = self.chief and c.progress and sys.stdout.isatty()
@@ -462,7 +471,8 @@ class Trainer:
         tell skipped from undelivered, so skips are reported for complete epochs.
         """
         c = self.config
-        message = None if cut_short else report.finish_epoch(self._local_indices(seen))
+        # The report replays the local visiting order; the service's order is the workers'.
+        message = None if cut_short or c.data_service else report.finish_epoch(self._local_indices(seen))
         if message:
             self._say(f"Epoch {position.epoch}: {message}", always=True)
         position.train_loss = position.epoch_loss_sum / max(position.epoch_steps, 1)

@@ -54,6 +54,20 @@ def random_crop(image, size: int, seed) -> tf.Tensor:
     return resize_uint8(patch, size, size)
 
 
+def service_address(address: str) -> str:
+    """ "grpc://HOST:PORT" or "HOST:PORT" -> "grpc://HOST:PORT"; ValueError naming a bad one.
+
+    Example:
+
+    >>> service_address("localhost:5050")
+    'grpc://localhost:5050'
+    """
+    host, _, port = address.removeprefix("grpc://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
+        raise ValueError(f"--data_service {address!r}: expected grpc://HOST:PORT or HOST:PORT.")
+    return f"grpc://{host}:{port}"
+
+
 def mix_seed(seed: int, epoch: int) -> int:
     """One 31-bit seed from (seed, epoch), so every epoch shuffles differently but reproducibly."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)
@@ -69,6 +83,8 @@ def make_dataset(
     shard: tuple[int, int] | None = None,
     drop_remainder: bool = True,
     epoch: int = 0,
+    data_service: str | None = None,
+    exclude=None,
 ) -> tuple[tf.data.Dataset, EpochReport]:
     """One epoch of {"index": int64 [B], "rgb": uint8 [B, S, S, 3]} batches, and its report.
 
@@ -80,6 +96,33 @@ def make_dataset(
     dataset again repeats the same epoch; pass the next `epoch` for new ones.
     Call `report.finish_epoch(seen_indices)` after the epoch to learn which
     photos were skipped and why.
+
+    `data_service="grpc://HOST:PORT"` runs reading, decoding and cropping on
+    tf.data service workers (`keras_colorize.data.service`) in
+    "distributed_epoch" mode: each photo goes to one worker, so an epoch
+    still holds every photo once with the same crop (crops are keyed by
+    (seed, epoch, index)), but in the order the workers finish; batching
+    stays here. `exclude`: global indices left out (the photos a resumed
+    epoch has already delivered).
+
+    Args:
+        sources: folders, photo files or TFRecord patterns.
+        image_size: crop side (a multiple of 8).
+        batch_size: photos per batch.
+        training: random crops and shuffling (else centre crops in order).
+        seed: seed of the order and the crops.
+        skip_grayscale: drop photos without colour.
+        shard: (num_shards, shard_index) of this input pipeline.
+        drop_remainder: drop the last partial batch.
+        epoch: which epoch (a new order and new crops each).
+        data_service: tf.data service dispatcher address, or None (local).
+        exclude: global indices to leave out, or None.
+
+    Example:
+
+    >>> dataset, report = make_dataset("tests/fixtures/photos", 32, 4, training=True)
+    >>> next(iter(dataset))["rgb"].shape
+    TensorShape([4, 32, 32, 3])
     """
     if image_size < 8 or image_size % 8:
         raise ValueError(f"image_size must be a positive multiple of 8, got {image_size}.")
@@ -100,11 +143,26 @@ def make_dataset(
         return {"index": index, "rgb": crop}, gray
 
     encoded = catalog.stream(training, mixed)
+    if exclude is not None and len(exclude):
+        # Sorted and padded with -1 (no photo's index), so searchsorted's answer is always a valid position.
+        left_out = tf.constant(np.concatenate([np.unique(np.asarray(exclude, np.int64)), [-1]]))
+
+        def keep(index, data):
+            position = tf.searchsorted(left_out[:-1], index[None])[0]
+            return tf.not_equal(tf.gather(left_out, position), index)
+
+        encoded = encoded.filter(keep)
     photos = encoded.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     photos = photos.ignore_errors()
     if skip_grayscale:
         photos = photos.filter(lambda photo, gray: tf.logical_not(gray))
     photos = photos.map(lambda photo, gray: photo)
+    if data_service is not None:
+        photos = photos.apply(
+            tf.data.experimental.service.distribute(
+                tf.data.experimental.service.ShardingPolicy.DYNAMIC, service_address(data_service)
+            )
+        )
     batches = photos.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     if shard is not None:
         options = tf.data.Options()
