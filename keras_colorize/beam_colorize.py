@@ -1,0 +1,246 @@
+"""Colorize archives of photos on a cluster: an Apache Beam pipeline with RunInference.
+
+    python -m keras_colorize.beam_colorize --input='archive/*.jpg' --output=colorized/ \\
+        [--model=PRESET_OR_PATH] [--precision=auto] -- [Beam pipeline options]
+
+The photos are listed with Beam's `fileio` (so `gs://` and `s3://` patterns work
+wherever Beam's filesystems are installed), read as bytes, colorized with
+`RunInference` by the whole `kc.Colorizer` (one model per worker process, shared
+by its threads; batches of --batch_size photos) and written as PNGs named as the
+`colorize` CLI names a single file: `<output>/<stem>.png`. Each PNG is written
+to a temporary name and renamed, so a retried bundle never leaves a half-written
+file; photos whose output exists are skipped (a failed job resumes), unless
+--overwrite. Unreadable, too-large or corrupt photos go to
+`<output>/dead_letter.jsonl` (one {"path", "reason"} per line), are counted in
+the Beam metrics and printed at the end.
+
+Everything after `--` is passed to Beam, e.g. `-- --runner=DirectRunner
+--direct_num_workers=2 --direct_running_mode=multi_processing` (the default
+here) or `-- --runner=DataflowRunner --project=... --region=...` (docs/beam.md).
+
+Exit status: 0 done, 1 some photos went to the dead-letter file, 2 usage error.
+"""
+
+import functools
+import json
+import sys
+
+from absl import flags
+
+from keras_colorize import command
+from keras_colorize.images import MAX_PIXELS, UnreadableImageError
+
+FLAGS = flags.FLAGS
+DEAD_LETTER = "dead_letter.jsonl"
+METRICS = "keras_colorize"
+LOCAL_RUNNER = ("--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing")
+
+
+def define_flags() -> None:
+    """CLI flags (defined on demand, so importing this module defines none)."""
+    flags.DEFINE_multi_string("input", None, "File patterns (Beam fileio: local, gs://, s3://); repeatable.")
+    flags.DEFINE_string("output", None, "Folder for the colorized PNGs and dead_letter.jsonl.")
+    flags.DEFINE_string("model", None, "A preset name, a preset folder or a .keras file (default: bundled).")
+    flags.DEFINE_float("temperature", None, "Annealed-mean temperature (> 0; default: the model's).")
+    flags.DEFINE_integer("batch_size", 8, "Photos per forward pass (RunInference's batches).", lower_bound=1)
+    flags.DEFINE_integer("max_pixels", MAX_PIXELS, "Larger photos go to the dead-letter file.", lower_bound=1)
+    command.define_runtime_flags()
+    flags.DEFINE_bool("overwrite", False, "Redo photos whose output already exists (default: skip them).")
+
+
+REQUIRED = ("input", "output")
+
+
+def output_path(output: str, path: str) -> str:
+    """The PNG a photo becomes: `<output>/<stem>.png`, as the `colorize` CLI names a single file.
+
+    Args:
+        output: the output folder (local or a Beam filesystem URL).
+        path: the photo's path.
+
+    Example:
+
+    >>> output_path("out", "gs://bucket/archive/photo_01.jpg")
+    'out/photo_01.png'
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    stem = FileSystems.split(path)[1].rsplit(".", 1)[0]
+    return FileSystems.join(output, stem + ".png")
+
+
+def write_png(target: str, rgb) -> None:
+    """Encode `rgb` as the CLI does and write it to a temporary name, then rename it onto `target`.
+
+    Args:
+        target: the output PNG (any Beam filesystem).
+        rgb: uint8 [H, W, 3].
+
+    Example:
+
+    >>> import numpy as np
+    >>> write_png("tiny.png", np.zeros((2, 3, 3), np.uint8))
+    """
+    import io
+    import uuid
+
+    from apache_beam.io.filesystems import FileSystems
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    folder, name = FileSystems.split(target)
+    if not FileSystems.exists(folder):
+        FileSystems.mkdirs(folder)
+    temporary = FileSystems.join(folder, f".tmp-{uuid.uuid4().hex}-{name}")
+    with FileSystems.create(temporary) as file:
+        file.write(buffer.getvalue())
+    FileSystems.rename([temporary], [target])
+
+
+def make_handler(model: str | None, runtime: str, precision: str, temperature: float | None, batch_size: int):
+    """A RunInference `ModelHandler` whose model is the whole Colorizer (see `ColorizerHandler`).
+
+    Args:
+        model: a preset name, folder or .keras file (None: the bundled default).
+        runtime: the --runtime flag.
+        precision: the --precision flag.
+        temperature: None (the model's) or > 0.
+        batch_size: photos per RunInference batch and per forward pass.
+
+    Example:
+
+    >>> make_handler(None, "tensorflow", "float32", None, 4).batch_elements_kwargs()
+    {'min_batch_size': 1, 'max_batch_size': 4}
+    """
+    from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+
+    class ColorizerHandler(ModelHandler):
+        """(path, uint8 RGB) in, PredictionResult(path, colorized uint8 RGB) out."""
+
+        def load_model(self):
+            return command.load_model_on_runtime(model, runtime, precision)
+
+        def run_inference(self, batch, colorizer, inference_args=None):
+            outputs = colorizer.colorize([rgb for _, rgb in batch], temperature, batch_size)
+            return [PredictionResult(path, rgb) for (path, _), rgb in zip(batch, outputs, strict=True)]
+
+        def batch_elements_kwargs(self):
+            return {"min_batch_size": 1, "max_batch_size": batch_size}
+
+    return ColorizerHandler()
+
+
+def build(pipeline, patterns: list[str], output: str, handler, overwrite: bool, max_pixels: int):
+    """Add the pipeline's transforms: list, skip done, read, colorize, write; dead letters to a file.
+
+    Args:
+        pipeline: a `beam.Pipeline`.
+        patterns: file patterns.
+        output: the output folder.
+        handler: from `make_handler`.
+        overwrite: redo photos whose output exists.
+        max_pixels: larger photos are dead letters.
+    """
+    import apache_beam as beam
+    from apache_beam.io import fileio
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.metrics import Metrics
+    from apache_beam.ml.inference.base import RunInference
+
+    from keras_colorize.colorizer import load_photo
+
+    counters = {name: Metrics.counter(METRICS, name) for name in ("written", "already_done", "dead_letter")}
+
+    def to_do(readable):
+        if not overwrite and FileSystems.exists(output_path(output, readable.metadata.path)):
+            counters["already_done"].inc()
+            return []
+        return [readable]
+
+    def decode(readable):
+        path = readable.metadata.path
+        try:
+            yield path, load_photo(readable.read(), path, max_pixels)
+        except UnreadableImageError as error:
+            counters["dead_letter"].inc()
+            yield beam.pvalue.TaggedOutput(
+                "dead", json.dumps({"path": path, "reason": str(error).removeprefix(f"{path}: ")})
+            )
+
+    def write(result):
+        write_png(output_path(output, result.example), result.inference)
+        counters["written"].inc()
+
+    files = pipeline | beam.Create(patterns) | fileio.MatchAll() | fileio.ReadMatches()
+    photos = (
+        files
+        | "SkipDone" >> beam.FlatMap(to_do)
+        | "Decode" >> beam.FlatMap(decode).with_outputs("dead", main="ok")
+    )
+    photos.ok | RunInference(handler) | "Write" >> beam.Map(write)
+    photos.dead | "DeadLetter" >> beam.io.WriteToText(
+        FileSystems.join(output, DEAD_LETTER), shard_name_template="", num_shards=1
+    )
+
+
+def main(argv: list[str], pipeline_args: list[str] = ()) -> int:
+    """Run the pipeline; returns the exit status (see the module's docstring).
+
+    Args:
+        argv: leftover arguments (none are accepted).
+        pipeline_args: Beam's options (after `--`; default: the local runner with 2 processes).
+    """
+    del argv
+    import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    command.check_temperature_flag(FLAGS.temperature)
+    handler = make_handler(FLAGS.model, FLAGS.runtime, FLAGS.precision, FLAGS.temperature, FLAGS.batch_size)
+    dead_letter = FileSystems.join(FLAGS.output, DEAD_LETTER)
+    pipeline = beam.Pipeline(options=PipelineOptions(list(pipeline_args) or list(LOCAL_RUNNER)))
+    build(pipeline, FLAGS.input, FLAGS.output, handler, FLAGS.overwrite, FLAGS.max_pixels)
+    result = pipeline.run()
+    result.wait_until_finish()
+    counts = {
+        counter.key.metric.name: counter.committed
+        for counter in result.metrics().query(MetricsFilter().with_namespace(METRICS))["counters"]
+    }
+    print(
+        f"Colorized {counts.get('written', 0)} photo(s) into {FLAGS.output}; "
+        f"{counts.get('already_done', 0)} already done (--overwrite redoes them); "
+        f"{counts.get('dead_letter', 0)} dead letter(s)"
+    )
+    with FileSystems.open(dead_letter) as file:
+        lines = file.read().decode("utf-8").splitlines()
+    for line in lines:
+        record = json.loads(line)
+        print(f"  {record['path']}: {record['reason']}")
+    if lines:
+        print(
+            f"error: {len(lines)} photo(s) could not be colorized (listed in {dead_letter})", file=sys.stderr
+        )
+        return command.EXIT_SOME_FAILED
+    return command.EXIT_OK
+
+
+def cli(argv: list[str]) -> None:
+    """`keras-colorize beam ... -- [Beam options]`: our flags before `--`, Beam's after it.
+
+    Args:
+        argv: the program name and its arguments.
+    """
+    split = argv.index("--") if "--" in argv else len(argv)
+    ours, beams = argv[:split], argv[split + 1 :]
+
+    @functools.wraps(main)
+    def with_beam_options(rest: list[str]) -> int:
+        return main(rest, beams)
+
+    command.run(with_beam_options, define_flags, __doc__, REQUIRED, ours)
+
+
+if __name__ == "__main__":
+    cli(sys.argv)
