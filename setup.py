@@ -55,6 +55,29 @@ setup(
         "humantest": ["flask==3.1.3", "selenium==4.51.0"],
         # Films (keras_colorize.video): PyAV, whose wheels carry FFmpeg; OpenCV for the optical flow.
         "video": ["av==18.1.0", "opencv-python-headless==5.1.0.95"],
+        # The Beam pipeline (keras_colorize.beam_colorize): apache-beam 2.77.0's own requirements, pinned.
+        # apache-beam itself is installed with `pip install --no-deps apache-beam==2.77.0` (.ci/run):
+        # every release up to 2.77.0 declares protobuf<7 (TensorFlow 2.21 brought 7.36.2) and 2.74+
+        # pillow<13 (we pin 13.0.0), so a resolving install would downgrade protobuf to 6.33.6 and fails
+        # on pillow. Beam 2.77.0 runs on protobuf 7.36.2 / pillow 13.0.0 / grpcio 1.85.3 / numpy 2.4.6:
+        # tests/test_beam.py passes on them (DirectRunner, 2 processes).
+        "beam": [
+            "PyYAML==6.0.4",
+            "beartype==0.22.9",
+            "cryptography==50.0.2",
+            "fastavro==1.13.1",
+            "fasteners==0.20",
+            "httplib2==0.32.1",
+            "jsonpickle==4.1.4",
+            "objsize==0.7.1",
+            "proto-plus==1.29.0",
+            "pyarrow==25.0.1",
+            "pymongo==4.20.1",
+            "python-dateutil==2.9.0.post0",
+            "pytz==2026.6",
+            "sortedcontainers==2.4.0",
+            "zstandard==0.25.0",
+        ],
         "dev": ["pytest==9.2.0", "ruff==0.17.6"],
     },
 )
