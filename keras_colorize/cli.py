@@ -19,6 +19,7 @@ from keras_colorize.command import EXIT_CODES_HELP, EXIT_USAGE, fail
 # subcommand -> (module, one-line description)
 COMMANDS = {
     "colorize": ("keras_colorize.colorize", "colorize photo files and folders"),
+    "beam": ("keras_colorize.beam_colorize", "colorize an archive on Apache Beam (local, Dataflow, Flink)"),
     "video": ("keras_colorize.colorize_video", "colorize a film (video in, video out, audio kept)"),
     "train": ("keras_colorize.train", "train (or resume) a network; --flagfile=configs/<name>.cfg"),
     "evaluate": ("keras_colorize.evaluate", "the paper's metrics, a report and figures"),
