@@ -16,6 +16,16 @@ shared with other work, wall-clock rates are noisy; images per CPU-second
 (process CPU time, summed over the NumPy workers) are steadier.
 
     python bench/data_pipeline.py --data_dir=../shared/data/val --num_images=512
+
+`--source=tfrecord` measures the input pipeline alone (`make_dataset`: read,
+decode, random crop and flip to uint8 256 px; no Lab) on TFRecord shards of
+ImageNet-sized JPEGs: every photo of --data_dir scaled to 500 x 375 (or
+375 x 500), quality 90, written by `write_tfrecords` to a temporary folder.
+It re-runs itself under `taskset -c 0` and `taskset -c 0,1` with tf.data's
+thread pool of the same size, and projects the cores needed for
+--target_rate photos/s from the photos per CPU-second:
+
+    python bench/data_pipeline.py --source=tfrecord --num_images=512
 """
 
 import json
@@ -36,7 +46,13 @@ flags.DEFINE_integer("image_size", 256, "Crop size.", lower_bound=8)
 flags.DEFINE_integer("batch_size", 32, "Batch size of our pipeline.", lower_bound=1)
 flags.DEFINE_integer("rounds", 3, "Alternating timed rounds of each implementation.", lower_bound=1)
 flags.DEFINE_integer("processes", 2, "Worker processes of the NumPy implementation.", lower_bound=1)
-flags.DEFINE_string("output", "bench/results/data_pipeline.json", "Where to write the JSON results.")
+flags.DEFINE_string("output", None, "JSON results (default bench/results/data_pipeline[_tfrecord].json).")
+flags.DEFINE_enum("source", "files", ["files", "tfrecord"], "files: ours vs NumPy; tfrecord: see above.")
+flags.DEFINE_integer(
+    "cores", None, "Internal (tfrecord): time on the shards in --shards with this many cores."
+)
+flags.DEFINE_string("shards", None, "Internal (tfrecord): the shard pattern of the parent run.")
+flags.DEFINE_float("target_rate", 1200, "Photos/s to project the cores for (tfrecord).")
 
 MAX_SCALE = 1.25
 STRIDE = 4
@@ -109,9 +125,83 @@ def make_ours(paths: list[str], size: int, batch_size: int):
     return run
 
 
+def write_json(record: dict, default: str) -> None:
+    output = pathlib.Path(FLAGS.output or default)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"Wrote {output}")
+
+
+def imagenet_sized_shards(folder: str) -> str:
+    """--data_dir's photos as 500 x 375 JPEGs (quality 90) in 8 TFRecord shards under `folder`."""
+    from PIL import Image
+
+    from keras_colorize.data.tfrecords import write_tfrecords
+    from keras_colorize.images import list_images
+
+    jpegs = pathlib.Path(folder, "jpeg")
+    jpegs.mkdir()
+    for number, path in enumerate(list_images(FLAGS.data_dir)[: FLAGS.num_images]):
+        with Image.open(path) as image:
+            size = (500, 375) if image.width >= image.height else (375, 500)
+            image.convert("RGB").resize(size, Image.BICUBIC).save(jpegs / f"{number:05d}.jpg", quality=90)
+    return write_tfrecords(str(jpegs), os.path.join(folder, "train"), 8).pattern
+
+
+def time_tfrecord_pipeline() -> None:
+    """One child run: --rounds epochs of `make_dataset` on --shards with --cores threads; prints JSON."""
+    import tensorflow as tf
+
+    from keras_colorize.data import make_dataset
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = FLAGS.cores
+    rates = []
+    for round_index in range(FLAGS.rounds + 1):  # the first is a warm-up
+        dataset, _ = make_dataset(FLAGS.shards, FLAGS.image_size, FLAGS.batch_size, True, epoch=round_index)
+        start, cpu = time.perf_counter(), time.process_time()
+        done = sum(int(batch["rgb"].shape[0]) for batch in dataset.with_options(options))
+        rates.append((done / (time.perf_counter() - start), done / (time.process_time() - cpu)))
+    print("RESULT " + json.dumps({"cores": FLAGS.cores, "rounds": rates[1:]}))
+
+
+def tfrecord_main() -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    if FLAGS.cores:
+        time_tfrecord_pipeline()
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        pattern = imagenet_sized_shards(folder)
+        runs = {}
+        for cores in (1, 2):
+            command = ["taskset", "-c", ",".join(map(str, range(cores))), sys.executable, __file__,
+                       "--source=tfrecord", f"--cores={cores}", f"--shards={pattern}",
+                       f"--rounds={FLAGS.rounds}", f"--batch_size={FLAGS.batch_size}",
+                       f"--image_size={FLAGS.image_size}"]  # fmt: skip
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            runs[cores] = json.loads(output.split("RESULT ", 1)[1])["rounds"]
+    record = {"num_images": FLAGS.num_images, "image_size": FLAGS.image_size, "jpeg": "500x375 q90",
+              "batch_size": FLAGS.batch_size, "rounds": runs, "data_dir": FLAGS.data_dir}  # fmt: skip
+    print(f"\n{'cores':<6} {'photos/s':>9} {'photos/CPU-s':>13} {'cores for ' + str(FLAGS.target_rate):>16}")
+    for cores, rounds in runs.items():
+        rate = statistics.median(r[0] for r in rounds)
+        per_cpu = statistics.median(r[1] for r in rounds)
+        needed = FLAGS.target_rate / per_cpu
+        record[f"cores_{cores}"] = {"photos_per_s": rate, "photos_per_cpu_s": per_cpu, "cores_needed": needed}
+        print(f"{cores:<6} {rate:>9.1f} {per_cpu:>13.1f} {needed:>16.1f}")
+    write_json(record, "bench/results/data_pipeline_tfrecord.json")
+
+
 def main(argv):
     del argv
     from keras_colorize.images import list_images
+
+    if FLAGS.source == "tfrecord":
+        tfrecord_main()
+        return
 
     paths = list_images(FLAGS.data_dir)[: FLAGS.num_images]
     if len(paths) < FLAGS.num_images:
@@ -155,10 +245,7 @@ def main(argv):
         "machine": platform.processor() or platform.machine(),
         "data_dir": FLAGS.data_dir,
     }
-    output = pathlib.Path(FLAGS.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"Wrote {output}")
+    write_json(record, "bench/results/data_pipeline.json")
 
 
 if __name__ == "__main__":
