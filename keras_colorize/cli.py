@@ -28,6 +28,7 @@ COMMANDS = {
     "study": ("keras_colorize.study", "train and evaluate every variant on the same data"),
     "prior": ("keras_colorize.prior", "the ab prior of a photo collection"),
     "make-tfrecords": ("keras_colorize.data.make_tfrecords", "pack photo folders into TFRecord shards"),
+    "data-service": ("keras_colorize.data.service", "tf.data service workers for train --data_service"),
     "legacy": ("keras_colorize.colorize_legacy", "a before/after gallery of black-and-white photos"),
     "humantest": ("keras_colorize.humantest", "the paper's real-vs-fake human test as a local web page"),
 }
