@@ -60,7 +60,7 @@ def output_path(output: str, path: str) -> str:
 
     Example:
 
-    >>> output_path("out", "gs://bucket/archive/photo_01.jpg")
+    >>> output_path("out", "archive/photo_01.jpg")
     'out/photo_01.png'
     """
     from apache_beam.io.filesystems import FileSystems
