@@ -6,8 +6,10 @@
 The photos are listed with Beam's `fileio` (so `gs://` and `s3://` patterns work
 wherever Beam's filesystems are installed), read as bytes, colorized with
 `RunInference` by the whole `kc.Colorizer` (one model per worker process, shared
-by its threads; batches of --batch_size photos) and written as PNGs named as the
-`colorize` CLI names a single file: `<output>/<stem>.png`. Each PNG is written
+by its threads; batches of --batch_size photos) and written as PNGs named by
+the `colorize` CLI's rules: a pattern's folder layout is kept under --output
+(`archive/**/*.jpg`: archive/1920/a.jpg -> <output>/1920/a.png), and two
+photos with one stem become a.png and a-1.png. Each PNG is written
 to a temporary name and renamed, so a retried bundle never leaves a half-written
 file; photos whose output exists are skipped (a failed job resumes), unless
 --overwrite. Unreadable, too-large or corrupt photos go to
@@ -23,12 +25,14 @@ Exit status: 0 done, 1 some photos went to the dead-letter file, 2 usage error.
 
 import functools
 import json
+import os
 import sys
 
 from absl import flags
 
 from keras_colorize import command
 from keras_colorize.images import MAX_PIXELS, UnreadableImageError
+from keras_colorize.photo_files import output_names
 
 FLAGS = flags.FLAGS
 DEAD_LETTER = "dead_letter.jsonl"
@@ -51,22 +55,60 @@ def define_flags() -> None:
 REQUIRED = ("input", "output")
 
 
-def output_path(output: str, path: str) -> str:
-    """The PNG a photo becomes: `<output>/<stem>.png`, as the `colorize` CLI names a single file.
+def relative_to_pattern(path: str, pattern: str) -> str:
+    """A matched file's path relative to its pattern's folder (the part before the first wildcard), as
+    the `colorize` CLI keeps a folder's layout; a pattern without wildcards names one file: its file name.
 
     Args:
-        output: the output folder (local or a Beam filesystem URL).
-        path: the photo's path.
+        path: a file the pattern matched.
+        pattern: the --input pattern.
 
     Example:
 
-    >>> output_path("out", "archive/photo_01.jpg")
-    'out/photo_01.png'
+    >>> relative_to_pattern("archive/1920/a.jpg", "archive/**/*.jpg")
+    '1920/a.jpg'
+    >>> relative_to_pattern("gs://bucket/scans/b.tif", "gs://bucket/scans/*")
+    'b.tif'
+    >>> relative_to_pattern("archive/c.png", "archive/c.png")
+    'c.png'
     """
-    from apache_beam.io.filesystems import FileSystems
+    wildcards = [pattern.find(c) for c in "*?[" if c in pattern]
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    if not wildcards:
+        return name
+    base = pattern[: pattern.rfind("/", 0, min(wildcards)) + 1]
+    if "://" not in pattern:  # local: the runner may report absolute paths
+        base, path = os.path.join(os.path.abspath(base), ""), os.path.abspath(path)
+    return path[len(base) :] if path.startswith(base) else name
 
-    stem = FileSystems.split(path)[1].rsplit(".", 1)[0]
-    return FileSystems.join(output, stem + ".png")
+
+def plan_names(found: list[tuple[int, str]], patterns: list[str], output: str) -> list[tuple[str, str]]:
+    """(photo, output PNG) for every file found, named by the `colorize` CLI's rules.
+
+    Inputs in the order of --input, then path; folder layouts kept under `output`; a second photo with
+    the same stem gets `-1` (`photo_files.output_names`); a file matched by two patterns is done once.
+
+    Args:
+        found: (index of the pattern, path) of every match.
+        patterns: the --input patterns.
+        output: the output folder (local, or a URL such as gs://...).
+
+    Example:
+
+    >>> plan_names([(0, "in/a.jpg"), (0, "in/b/a.jpg"), (0, "in/a.png")], ["in/*"], "out")
+    [('in/a.jpg', 'out/a.png'), ('in/a.png', 'out/a-1.png'), ('in/b/a.jpg', 'out/b/a.png')]
+    """
+    paths, relatives, seen = [], [], set()
+    for index, path in sorted(found):
+        if path not in seen:
+            seen.add(path)
+            paths.append(path)
+            relatives.append(relative_to_pattern(path, patterns[index]))
+    if "://" in output:
+        targets = output_names(relatives, output, lambda a, b: f"{a.rstrip('/')}/{b}", str)
+    else:
+        targets = output_names(relatives, output)
+    return list(zip(paths, targets, strict=True))
 
 
 def write_png(target: str, rgb) -> None:
@@ -116,14 +158,14 @@ def make_handler(model: str | None, runtime: str, precision: str, temperature: f
     from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
     class ColorizerHandler(ModelHandler):
-        """(path, uint8 RGB) in, PredictionResult(path, colorized uint8 RGB) out."""
+        """(output PNG, uint8 RGB) in, PredictionResult(output PNG, colorized uint8 RGB) out."""
 
         def load_model(self):
             return command.load_model_on_runtime(model, runtime, precision)
 
         def run_inference(self, batch, colorizer, inference_args=None):
             outputs = colorizer.colorize([rgb for _, rgb in batch], temperature, batch_size)
-            return [PredictionResult(path, rgb) for (path, _), rgb in zip(batch, outputs, strict=True)]
+            return [PredictionResult(target, rgb) for (target, _), rgb in zip(batch, outputs, strict=True)]
 
         def batch_elements_kwargs(self):
             return {"min_batch_size": 1, "max_batch_size": batch_size}
@@ -152,29 +194,43 @@ def build(pipeline, patterns: list[str], output: str, handler, overwrite: bool, 
 
     counters = {name: Metrics.counter(METRICS, name) for name in ("written", "already_done", "dead_letter")}
 
-    def to_do(readable):
-        if not overwrite and FileSystems.exists(output_path(output, readable.metadata.path)):
+    def to_do(pair):
+        if not overwrite and FileSystems.exists(pair[1]):
             counters["already_done"].inc()
             return []
-        return [readable]
+        return [pair]
 
-    def decode(readable):
-        path = readable.metadata.path
+    def decode(pair):
+        path, target = pair
         try:
-            yield path, load_photo(readable.read(), path, max_pixels)
-        except UnreadableImageError as error:
+            with FileSystems.open(path) as file:
+                data = file.read()
+            yield target, load_photo(data, path, max_pixels)
+        except (UnreadableImageError, OSError) as error:
             counters["dead_letter"].inc()
-            yield beam.pvalue.TaggedOutput(
-                "dead", json.dumps({"path": path, "reason": str(error).removeprefix(f"{path}: ")})
-            )
+            reason = str(error).removeprefix(f"{path}: ")
+            yield beam.pvalue.TaggedOutput("dead", json.dumps({"path": path, "reason": reason}))
 
     def write(result):
-        write_png(output_path(output, result.example), result.inference)
+        write_png(result.example, result.inference)
         counters["written"].inc()
 
-    files = pipeline | beam.Create(patterns) | fileio.MatchAll() | fileio.ReadMatches()
+    found = [
+        pipeline
+        | f"Pattern{i}" >> beam.Create([pattern])
+        | f"Match{i}" >> fileio.MatchAll()
+        | f"Found{i}" >> beam.Map(lambda match, i=i: (i, match.path))
+        for i, pattern in enumerate(patterns)
+    ]
+    planned = (
+        found
+        | beam.Flatten()
+        | "All" >> beam.combiners.ToList()  # names need every path (clashes): ~100 bytes a photo
+        | "Name" >> beam.FlatMap(plan_names, patterns, output)
+        | beam.Reshuffle()
+    )
     photos = (
-        files
+        planned
         | "SkipDone" >> beam.FlatMap(to_do)
         | "Decode" >> beam.FlatMap(decode).with_outputs("dead", main="ok")
     )

@@ -30,12 +30,39 @@ def skip_kind(message: str) -> str:
     return next((kind for words, kind in _KINDS if words in message), "failed")
 
 
+def output_names(relatives: list[str], output: str, join=os.path.join, key=os.path.realpath) -> list[str]:
+    """The output PNG of each input, in order: `<output>/<its path relative to what was given, .png>`.
+
+    A second input with the same stem gets `-1`, the next `-2` (a.jpg and a.png become a.png and a-1.png).
+
+    Args:
+        relatives: each input's path relative to the folder given (its file name for a file given).
+        output: the output folder.
+        join: how paths are joined (`os.path.join`, or a Beam filesystem's for URLs).
+        key: what makes two outputs the same file (`os.path.realpath` locally).
+
+    Example:
+
+    >>> output_names(["a.jpg", "b/c.jpg", "a.png"], "out")
+    ['out/a.png', 'out/b/c.png', 'out/a-1.png']
+    """
+    targets, taken = [], set()
+    for relative in relatives:
+        stem = join(output, os.path.splitext(relative)[0])
+        target, n = stem + ".png", 1
+        while key(target) in taken:
+            target, n = f"{stem}-{n}.png", n + 1
+        taken.add(key(target))
+        targets.append(target)
+    return targets
+
+
 def plan_outputs(inputs: list[str], output: str) -> tuple[list[tuple[str, str]], list[str]]:
     """(input file, output PNG) pairs keeping folder layouts, and the inputs that do not exist.
 
     Raises ValueError if an output would overwrite an input file.
     """
-    pairs, missing, taken = [], [], set()
+    paths, relatives, missing = [], [], []
     for given in inputs:
         try:
             files = list_images(given)
@@ -43,13 +70,9 @@ def plan_outputs(inputs: list[str], output: str) -> tuple[list[tuple[str, str]],
             missing.append(given)
             continue
         for path in files:
-            relative = os.path.relpath(path, given) if os.path.isdir(given) else os.path.basename(path)
-            stem = os.path.join(output, os.path.splitext(relative)[0])
-            target, n = stem + ".png", 1
-            while os.path.realpath(target) in taken:  # a.jpg and a.png both -> a.png, a-1.png
-                target, n = f"{stem}-{n}.png", n + 1
-            taken.add(os.path.realpath(target))
-            pairs.append((path, target))
+            paths.append(path)
+            relatives.append(os.path.relpath(path, given) if os.path.isdir(given) else os.path.basename(path))
+    pairs = list(zip(paths, output_names(relatives, output), strict=True))
     sources = {os.path.realpath(path) for path, _ in pairs}
     clashes = [target for _, target in pairs if os.path.realpath(target) in sources]
     if clashes:
