@@ -471,8 +471,7 @@ class Trainer:
         tell skipped from undelivered, so skips are reported for complete epochs.
         """
         c = self.config
-        # The report replays the local visiting order; the service's order is the workers'.
-        message = None if cut_short or c.data_service else report.finish_epoch(self._local_indices(seen))
+        message = None if cut_short else report.finish_epoch(self._local_indices(seen))
         if message:
             self._say(f"Epoch {position.epoch}: {message}", always=True)
         position.train_loss = position.epoch_loss_sum / max(position.epoch_steps, 1)

@@ -11,7 +11,8 @@ from PIL import Image
 
 from keras_colorize.data import make_dataset
 from keras_colorize.data.pipeline import random_crop
-from keras_colorize.data.sources import RECORD_FEATURES
+from keras_colorize.data.report import EpochReport
+from keras_colorize.data.sources import RECORD_FEATURES, open_catalog
 from keras_colorize.data.tfrecords import write_tfrecords
 from keras_colorize.images import image_from_bytes
 
@@ -231,6 +232,27 @@ def test_drop_remainder_is_not_reported_as_skipped(broken):
     assert report.last_not_delivered == [report.paths[indices[1]]] and "not among the indices" in message
     with pytest.raises(ValueError, match="do not belong"):
         report.finish_epoch([999])
+
+
+def test_unordered_epoch_report_names_skips_from_the_photos_not_seen(broken):
+    # tf.data service delivers photos in the workers' order: the report goes by what was not seen.
+    folder = [str(broken["folder"])]
+    good, batch_size = broken["good"], 5
+    dataset, _ = make_dataset(folder, SIZE, batch_size, training=True)
+    indices, _ = run_epoch(dataset)
+    shuffled = np.random.default_rng(0).permutation(indices)
+    catalog = open_catalog(folder)
+    report = EpochReport(catalog, lambda: catalog.order(False, 0), batch_size, True, False, ordered=False)
+    message = report.finish_epoch(shuffled)
+    names = sorted(path.rsplit("/", 1)[-1] for path in report.last_skipped)
+    assert names == ["photo_03b_truncated.jpg", "photo_05b_empty.jpg", "zz_notes.png"]
+    assert message.startswith("Skipped 3 of 15") and report.last_dropped == good % batch_size
+    assert report.last_not_delivered == []
+
+    # A whole batch missing is not the dropped remainder: those photos should have come.
+    message = report.finish_epoch(shuffled[batch_size:])
+    assert len(report.last_not_delivered) == batch_size + good % batch_size and report.last_dropped == 0
+    assert "not among the indices" in message
 
 
 def test_shards_are_disjoint_and_complete(photo_paths, tmp_path):

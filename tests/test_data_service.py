@@ -2,6 +2,11 @@
 
 import json
 import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -10,6 +15,7 @@ from keras_colorize.data import make_dataset
 from keras_colorize.data.pipeline import service_address
 from keras_colorize.data.service import start_servers
 from keras_colorize.trainer import run_training
+from tests.test_resume import ROOT, checkpoint_steps, losses, train_command
 from tests.test_train import PHOTOS, tiny
 
 
@@ -49,6 +55,43 @@ def test_data_service_training_loss_equals_the_local_pipeline(service, tmp_path)
         runs[name] = [json.loads(line)["loss"] for line in lines]
     assert len(runs["service"]) == 3
     np.testing.assert_allclose(runs["service"], runs["local"], rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_data_service_epoch_end_names_skipped_photos(service, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    shutil.copytree(PHOTOS, photos)
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    config = tiny(tmp_path / "run", train_data=[str(photos)], epochs=2, loss="plain", data_service=service)
+    assert run_training(config)["steps"] == 6  # 12 good photos, batch 4
+    output = capsys.readouterr().out
+    for epoch in (0, 1):
+        assert f"Epoch {epoch}: Skipped 1 of 13 photos" in output
+    assert "broken.jpg (unreadable" in output and "not among the indices" not in output
+
+
+@pytest.mark.slow
+def test_data_service_sigkill_mid_epoch_resume(service, tmp_path):
+    # The resumed epoch leaves out the photos the checkpoint says were seen; the order is the workers'.
+    command = [*train_command(tmp_path), f"--data_service={service}"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not checkpoint_steps(tmp_path) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert checkpoint_steps(tmp_path)[-1] < 12
+
+    rerun = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    resumed = re.search(r"Resuming from step (\d+) \(epoch 0, batch (\d+) of the epoch\)", rerun.stdout)
+    assert resumed and int(resumed[1]) == int(resumed[2]) > 0, rerun.stdout
+    assert "Epoch 0 done at step 12" in rerun.stdout and "Epoch 1 done at step 24" in rerun.stdout
+    assert "not among the indices" not in rerun.stdout  # each photo once in the resumed epoch
+    assert sorted(losses(tmp_path)) == list(range(1, 25))
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert summary["steps"] == 24 and summary["epochs"] == 2
 
 
 @pytest.mark.parametrize("address", ["localhost", "grpc://:5050", "host:port", "http://a/b:1"])

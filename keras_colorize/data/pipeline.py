@@ -12,9 +12,12 @@ and cheaper.) Evaluation crops scale the short side to S and keep the centre
 square. Photos smaller than S are scaled up.
 
 Files that fail to decode are dropped by `ignore_errors` and named by the
-`EpochReport` at the end of the epoch, never silently. The report relies on
-the visiting order being a function of the seed (see `sources`) and on every
-stage keeping it (`deterministic=True`): do not turn tf.data determinism off.
+`EpochReport` at the end of the epoch, never silently. The report (and the
+trainer's mid-epoch resume) rely on the visiting order being a function of
+the seed (see `sources`) and on every stage keeping it (`deterministic=True`):
+do not turn tf.data determinism off. With tf.data service
+the order is the workers'; the report then accounts for complete epochs
+from the photos not seen.
 """
 
 import functools
@@ -169,5 +172,6 @@ def make_dataset(
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
         batches = batches.with_options(options)
     order = functools.partial(catalog.order, training, mixed)
-    report = EpochReport(catalog, order, batch_size, drop_remainder, skip_grayscale)
+    ordered = data_service is None
+    report = EpochReport(catalog, order, batch_size, drop_remainder, skip_grayscale, ordered=ordered)
     return batches, report

@@ -14,6 +14,13 @@ tell, from the indices the trainer saw:
   which case the epoch was cut short (e.g. a step limit) and they were not
   reached.
 
+An unordered epoch (tf.data service workers deliver photos in the order
+they finish) has no positions to go by. Every photo it did not deliver is
+re-decoded: the unreadable (or grayscale) ones are skips, and fewer good
+ones than a batch are the partial batch `drop_remainder` left out; more are
+photos that should have come. So an unordered report is only meaningful for
+a complete epoch.
+
 Decoding is deterministic, so each photo's verdict is cached and read at
 most once per report.
 """
@@ -39,6 +46,22 @@ class EpochReport:
     `last_not_reached` (photos after the point where the epoch was cut) and
     `last_not_delivered` (good photos that should have come but did not: the
     indices given to `finish_epoch` were incomplete).
+
+    Args:
+        catalog: the photos (`sources.FileCatalog` or `sources.RecordCatalog`).
+        order: returns the global indices in the order an epoch visits them.
+        batch_size: photos per batch.
+        drop_remainder: whether the last partial batch is dropped.
+        skip_grayscale: whether the pipeline drops grayscale photos.
+        ordered: whether the epoch keeps `order` (False for tf.data service).
+
+    Example:
+
+    >>> from keras_colorize.data import make_dataset
+    >>> dataset, report = make_dataset("tests/fixtures/photos", 32, 5, training=True)
+    >>> seen = [i for batch in dataset for i in batch["index"].numpy()]
+    >>> report.finish_epoch(seen), report.last_dropped
+    (None, 2)
     """
 
     def __init__(
@@ -48,6 +71,7 @@ class EpochReport:
         batch_size: int,
         drop_remainder: bool,
         skip_grayscale: bool,
+        ordered: bool = True,
     ):
         self._catalog = catalog
         self._order = order
@@ -55,6 +79,7 @@ class EpochReport:
         self._batch_size = batch_size
         self._drop_remainder = drop_remainder
         self._skip_grayscale = skip_grayscale
+        self._ordered = ordered
         self._verdicts: dict[int, str | None] = {}  # index -> reason it is dropped, None if kept
         self.skipped: dict[str, str] = {}
         self.skip_counts: Counter[str] = Counter()
@@ -82,6 +107,20 @@ class EpochReport:
         strangers = np.setdiff1d(seen, order)
         if strangers.size:
             raise ValueError(f"Indices {strangers[:10].tolist()} do not belong to this dataset (shard).")
+        if self._ordered:
+            skipped, not_delivered = self._account_in_order(order, delivered)
+        else:
+            skipped, not_delivered = self._account_unordered(order[~delivered])
+
+        self.epochs += 1
+        self.last_not_delivered = [self._catalog.name(i) for i in not_delivered]
+        self.last_skipped = {self._catalog.name(i): self._verdicts[i] for i in sorted(skipped)}
+        self.skipped.update(self.last_skipped)
+        self.skip_counts.update(self.last_skipped.keys())
+        return self._message(len(order))
+
+    def _account_in_order(self, order: np.ndarray, delivered: np.ndarray) -> tuple[list, list]:
+        """(skipped, not delivered) of an epoch that kept `order`; sets last_dropped / last_not_reached."""
         last = int(np.flatnonzero(delivered)[-1]) if delivered.any() else -1
         head = order[: last + 1][~delivered[: last + 1]]
         self._classify(head)
@@ -106,13 +145,17 @@ class EpochReport:
         self.last_not_reached = len(tail) if cut else 0
         if not cut:
             skipped += tail_skipped
+        return skipped, not_delivered
 
-        self.epochs += 1
-        self.last_not_delivered = [self._catalog.name(i) for i in not_delivered]
-        self.last_skipped = {self._catalog.name(i): self._verdicts[i] for i in sorted(skipped)}
-        self.skipped.update(self.last_skipped)
-        self.skip_counts.update(self.last_skipped.keys())
-        return self._message(len(order))
+    def _account_unordered(self, unseen: np.ndarray) -> tuple[list, list]:
+        """(skipped, not delivered) of a complete epoch in an unknown order, from the photos not seen."""
+        self._classify(unseen)
+        skipped = [i for i in unseen if self._verdicts[i] is not None]
+        good = [i for i in unseen if self._verdicts[i] is None]
+        limit = self._batch_size if self._drop_remainder else 1
+        self.last_not_reached = 0
+        self.last_dropped = len(good) if len(good) < limit else 0
+        return skipped, ([] if len(good) < limit else good)
 
     def _classify(self, indices: Iterable[int]) -> None:
         """Cache the verdict of photos not yet judged (reads them once)."""
