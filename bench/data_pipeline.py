@@ -26,6 +26,14 @@ thread pool of the same size, and projects the cores needed for
 --target_rate photos/s from the photos per CPU-second:
 
     python bench/data_pipeline.py --source=tfrecord --num_images=512
+
+`--trials` (with --source=tfrecord) times each variant in TRIALS against the
+committed pipeline on 2 cores: one child process per variant and round, the
+variants interleaved within each round so that a slow spell of the machine
+hits them all. A variant is a change applied in its child process only (a
+tf.data argument, a `make_dataset` option, or a swapped crop function):
+
+    python bench/data_pipeline.py --source=tfrecord --trials=all --num_images=1024
 """
 
 import json
@@ -53,6 +61,10 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_string("shards", None, "Internal (tfrecord): the shard pattern of the parent run.")
 flags.DEFINE_float("target_rate", 1200, "Photos/s to project the cores for (tfrecord).")
+flags.DEFINE_list(
+    "trials", [], "tfrecord: variants in TRIALS to time against `base` (the committed pipeline), or all."
+)
+flags.DEFINE_string("trial", "base", "Internal (tfrecord): the variant a child run times.")
 
 MAX_SCALE = 1.25
 STRIDE = 4
@@ -148,14 +160,80 @@ def imagenet_sized_shards(folder: str) -> str:
     return write_tfrecords(str(jpegs), os.path.join(folder, "train"), 8).pattern
 
 
+def _override(method: str, **arguments) -> None:
+    """Every later `tf.data.Dataset.<method>` call in this process gets `arguments` (a trial's change)."""
+    import inspect
+
+    import tensorflow as tf
+
+    original = getattr(tf.data.Dataset, method)
+    signature = inspect.signature(original)
+
+    def patched(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.arguments.update(arguments)
+        return original(*bound.args, **bound.kwargs)
+
+    setattr(tf.data.Dataset, method, patched)
+
+
+def _decode_only_the_window() -> None:
+    """`decode_and_crop_jpeg`: decode only the training crop's window, not the whole photo."""
+    import tensorflow as tf
+
+    from keras_colorize.data import pipeline
+
+    def crop(data, size, seed):
+        top, left, side, flip = pipeline.crop_window(tf.image.extract_jpeg_shape(data), size, seed)
+        window = tf.stack([top, left, side, side])
+        patch = tf.image.decode_and_crop_jpeg(data, window, channels=3, dct_method="INTEGER_ACCURATE")
+        patch = tf.cond(flip, lambda: tf.reverse(patch, axis=[1]), lambda: patch)
+        return pipeline.resize_uint8(patch, size, size)
+
+    pipeline.decode_any = lambda data: data  # the crop decodes
+    pipeline.random_crop = crop
+
+
+def _resize_without_antialiasing() -> None:
+    """Plain bilinear resize (breaks the one-resize rule: crops would differ from the Colorizer's input)."""
+    import tensorflow as tf
+
+    from keras_colorize.data import pipeline
+
+    def resize(images, height, width):
+        resized = tf.image.resize(tf.cast(images, tf.float32), (height, width), antialias=False)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+    pipeline.resize_uint8 = resize
+
+
+TRIALS = {
+    "base": ("as committed: full decode, deterministic, AUTOTUNE, interleave 8", lambda: None),
+    "window": ("decode_and_crop_jpeg (decode the crop window only)", _decode_only_the_window),
+    "nondet": ("deterministic=False in every map and interleave", lambda: (
+        _override("map", deterministic=False), _override("interleave", deterministic=False))),
+    "map2": ("num_parallel_calls=2 in every map", lambda: _override("map", num_parallel_calls=2)),
+    "map4": ("num_parallel_calls=4 in every map", lambda: _override("map", num_parallel_calls=4)),
+    "prefetch2": ("prefetch(2) instead of AUTOTUNE", lambda: _override("prefetch", buffer_size=2)),
+    "cycle1": ("interleave cycle 1", lambda: _override("interleave", cycle_length=1, num_parallel_calls=1)),
+    "cycle2": ("interleave cycle 2", lambda: _override("interleave", cycle_length=2, num_parallel_calls=2)),
+    "cycle4": ("interleave cycle 4", lambda: _override("interleave", cycle_length=4, num_parallel_calls=4)),
+    "map_fusion": ("tf.data map_fusion optimisation on", lambda: None),
+    "no_antialias": ("bilinear resize without antialiasing", _resize_without_antialiasing),
+}  # fmt: skip
+
+
 def time_tfrecord_pipeline() -> None:
     """One child run: --rounds epochs of `make_dataset` on --shards with --cores threads; prints JSON."""
     import tensorflow as tf
 
     from keras_colorize.data import make_dataset
 
+    TRIALS[FLAGS.trial][1]()
     options = tf.data.Options()
     options.threading.private_threadpool_size = FLAGS.cores
+    if FLAGS.trial == "map_fusion":
+        options.experimental_optimization.map_fusion = True
     rates = []
     for round_index in range(FLAGS.rounds + 1):  # the first is a warm-up
         dataset, _ = make_dataset(FLAGS.shards, FLAGS.image_size, FLAGS.batch_size, True, epoch=round_index)
@@ -165,9 +243,49 @@ def time_tfrecord_pipeline() -> None:
     print("RESULT " + json.dumps({"cores": FLAGS.cores, "rounds": rates[1:]}))
 
 
-def tfrecord_main() -> None:
+def _child_run(pattern: str, cores: int, rounds: int, trial: str = "base") -> list:
+    """Rounds of (photos/s, photos per CPU-second) of one child process under `taskset`."""
     import subprocess
     import sys
+
+    command = ["taskset", "-c", ",".join(map(str, range(cores))), sys.executable, __file__,
+               "--source=tfrecord", f"--cores={cores}", f"--shards={pattern}", f"--trial={trial}",
+               f"--rounds={rounds}", f"--batch_size={FLAGS.batch_size}",
+               f"--image_size={FLAGS.image_size}"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.split("RESULT ", 1)[1])["rounds"]
+
+
+def trials_table(pattern: str) -> None:
+    """--trials: every variant, one epoch per round after its warm-up, interleaved over --rounds."""
+    unknown = set(FLAGS.trials) - {"all", *TRIALS}
+    if unknown:
+        raise app.UsageError(f"--trials: unknown {sorted(unknown)}; known: all, {', '.join(TRIALS)}.")
+    chosen = TRIALS if "all" in FLAGS.trials else ["base", *(t for t in FLAGS.trials if t != "base")]
+    runs = {name: [] for name in chosen}
+    for round_index in range(FLAGS.rounds):
+        for name in chosen:
+            runs[name] += _child_run(pattern, 2, 1, name)
+            print(f"round {round_index} {name}: {runs[name][-1][0]:.0f} photos/s", flush=True)
+    medians = {name: [statistics.median(r[k] for r in rows) for k in (0, 1)] for name, rows in runs.items()}
+    base = medians["base"]
+    record = {"num_images": FLAGS.num_images, "image_size": FLAGS.image_size, "jpeg": "500x375 q90",
+              "batch_size": FLAGS.batch_size, "cores": 2, "data_dir": FLAGS.data_dir,
+              "trials": {}}  # fmt: skip
+    print(f"\n{'trial':<13} {'photos/s':>9} {'x base':>7} {'photos/CPU-s':>13} {'x base':>7}  rounds")
+    for name, (rate, per_cpu) in medians.items():
+        record["trials"][name] = {"change": TRIALS[name][0], "rounds": runs[name], "photos_per_s": rate,
+                                  "photos_per_cpu_s": per_cpu, "ratio_per_s": rate / base[0],
+                                  "ratio_per_cpu_s": per_cpu / base[1]}  # fmt: skip
+        shown = ", ".join(f"{r[0]:.0f}" for r in runs[name])
+        ratios = f"{rate / base[0]:>6.2f}x {per_cpu:>13.1f} {per_cpu / base[1]:>6.2f}x"
+        print(f"{name:<13} {rate:>9.1f} {ratios}  {shown}")
+    write_json(record, "bench/results/data_pipeline_trials.json")
+
+
+def tfrecord_main() -> None:
     import tempfile
 
     if FLAGS.cores:
@@ -175,14 +293,10 @@ def tfrecord_main() -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         pattern = imagenet_sized_shards(folder)
-        runs = {}
-        for cores in (1, 2):
-            command = ["taskset", "-c", ",".join(map(str, range(cores))), sys.executable, __file__,
-                       "--source=tfrecord", f"--cores={cores}", f"--shards={pattern}",
-                       f"--rounds={FLAGS.rounds}", f"--batch_size={FLAGS.batch_size}",
-                       f"--image_size={FLAGS.image_size}"]  # fmt: skip
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            runs[cores] = json.loads(output.split("RESULT ", 1)[1])["rounds"]
+        if FLAGS.trials:
+            trials_table(pattern)
+            return
+        runs = {cores: _child_run(pattern, cores, FLAGS.rounds) for cores in (1, 2)}
     record = {"num_images": FLAGS.num_images, "image_size": FLAGS.image_size, "jpeg": "500x375 q90",
               "batch_size": FLAGS.batch_size, "rounds": runs, "data_dir": FLAGS.data_dir}  # fmt: skip
     print(f"\n{'cores':<6} {'photos/s':>9} {'photos/CPU-s':>13} {'cores for ' + str(FLAGS.target_rate):>16}")

@@ -15,9 +15,10 @@ Files that fail to decode are dropped by `ignore_errors` and named by the
 `EpochReport` at the end of the epoch, never silently. The report (and the
 trainer's mid-epoch resume) rely on the visiting order being a function of
 the seed (see `sources`) and on every stage keeping it (`deterministic=True`):
-do not turn tf.data determinism off. With tf.data service
-the order is the workers'; the report then accounts for complete epochs
-from the photos not seen.
+do not turn tf.data determinism off (`bench/data_pipeline.py --trials`
+measured what it would buy: nothing beyond the noise, docs/performance.md).
+With tf.data service the order is the workers'; the report then accounts
+for complete epochs from the photos not seen.
 """
 
 import functools
@@ -41,18 +42,26 @@ def center_crop(image, size: int) -> tf.Tensor:
     return resize_uint8(image[top : top + side, left : left + side], size, size)
 
 
-def random_crop(image, size: int, seed) -> tf.Tensor:
-    """Training crop: scale in [1, MAX_SCALE], random square, random flip; `seed` is a stateless seed."""
+def crop_window(shape, size: int, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(top, left, side, flip) of a training crop of a photo of `shape` [H, W, ...]; `seed` is stateless.
+
+    The square's side is the photo's short side scaled to [1, MAX_SCALE] x `size`.
+    """
     scale_seed, top_seed, left_seed, flip_seed = tf.unstack(tf.random.split(seed, 4))
-    shape = tf.shape(image)
     short = tf.cast(tf.minimum(shape[0], shape[1]), tf.float32)
     target_short = tf.random.stateless_uniform([], scale_seed, size, MAX_SCALE * size)
     side = tf.cast(tf.round(size * short / target_short), tf.int32)
     side = tf.clip_by_value(side, 1, tf.cast(short, tf.int32))
     top = tf.random.stateless_uniform([], top_seed, 0, shape[0] - side + 1, dtype=tf.int32)
     left = tf.random.stateless_uniform([], left_seed, 0, shape[1] - side + 1, dtype=tf.int32)
-    patch = image[top : top + side, left : left + side]
     flip = tf.random.stateless_uniform([], flip_seed) < 0.5
+    return top, left, side, flip
+
+
+def random_crop(image, size: int, seed) -> tf.Tensor:
+    """Training crop: scale in [1, MAX_SCALE], random square, random flip; `seed` is a stateless seed."""
+    top, left, side, flip = crop_window(tf.shape(image), size, seed)
+    patch = image[top : top + side, left : left + side]
     patch = tf.cond(flip, lambda: tf.reverse(patch, axis=[1]), lambda: patch)
     return resize_uint8(patch, size, size)
 
