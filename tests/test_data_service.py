@@ -4,9 +4,7 @@ import json
 import pathlib
 import re
 import shutil
-import signal
 import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from keras_colorize.data import make_dataset
 from keras_colorize.data.pipeline import service_address
 from keras_colorize.data.service import start_servers
 from keras_colorize.trainer import run_training
-from tests.test_resume import ROOT, checkpoint_steps, losses, train_command
+from tests.test_resume import ROOT, kill_after_first_checkpoint, losses, train_command
 from tests.test_train import PHOTOS, tiny
 
 
@@ -74,14 +72,7 @@ def test_data_service_epoch_end_names_skipped_photos(service, tmp_path, capsys):
 def test_data_service_sigkill_mid_epoch_resume(service, tmp_path):
     # The resumed epoch leaves out the photos the checkpoint says were seen; the order is the workers'.
     command = [*train_command(tmp_path), f"--data_service={service}"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not checkpoint_steps(tmp_path) and time.time() < deadline and process.poll() is None:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    assert checkpoint_steps(tmp_path)[-1] < 12
+    assert kill_after_first_checkpoint(command, tmp_path) < 12
 
     rerun = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]

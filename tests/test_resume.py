@@ -60,23 +60,26 @@ def checkpoint_steps(model_dir) -> list[int]:
     return sorted(int(n.split("-")[1]) for n in names if n.startswith("ckpt-"))
 
 
+def kill_after_first_checkpoint(command: list[str], model_dir) -> int:
+    """Run `command`, SIGKILL it once `model_dir` has a checkpoint; the latest checkpoint's step."""
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not checkpoint_steps(model_dir) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    return checkpoint_steps(model_dir)[-1]
+
+
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_rerun_matches_an_uninterrupted_run(tmp_path):
     reference = tmp_path / "reference"
     subprocess.run(train_command(reference), check=True, capture_output=True, cwd=ROOT, timeout=600)
 
     crashed = tmp_path / "crashed"
-    process = subprocess.Popen(
-        train_command(crashed), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 300
-    while not checkpoint_steps(crashed) and time.time() < deadline and process.poll() is None:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    killed_at = kill_after_first_checkpoint(train_command(crashed), crashed)
     assert not (crashed / "config.json").exists()  # no preset: the run did not finish
-    killed_at = checkpoint_steps(crashed)[-1]
     assert killed_at < 24
 
     rerun = subprocess.run(train_command(crashed), capture_output=True, text=True, cwd=ROOT, timeout=600)
