@@ -177,7 +177,7 @@ def _override(method: str, **arguments) -> None:
     setattr(tf.data.Dataset, method, patched)
 
 
-def _decode_only_the_window() -> None:
+def _decode_only_the_window(options) -> None:
     """`decode_and_crop_jpeg`: decode only the training crop's window, not the whole photo."""
     import tensorflow as tf
 
@@ -194,7 +194,7 @@ def _decode_only_the_window() -> None:
     pipeline.random_crop = crop
 
 
-def _resize_without_antialiasing() -> None:
+def _resize_without_antialiasing(options) -> None:
     """Plain bilinear resize (breaks the one-resize rule: crops would differ from the Colorizer's input)."""
     import tensorflow as tf
 
@@ -207,18 +207,28 @@ def _resize_without_antialiasing() -> None:
     pipeline.resize_uint8 = resize
 
 
+def _cycle(length: int):
+    """A trial: interleave `length` shards at a time, each read by its own thread."""
+    return lambda options: _override("interleave", cycle_length=length, num_parallel_calls=length)
+
+
+def _fuse_maps(options) -> None:
+    options.experimental_optimization.map_fusion = True
+
+
+# name -> (what it changes, a function applying it in this process, given the epoch's tf.data.Options)
 TRIALS = {
-    "base": ("as committed: full decode, deterministic, AUTOTUNE, interleave 8", lambda: None),
+    "base": ("as committed: full decode, deterministic, AUTOTUNE, interleave 8", lambda options: None),
     "window": ("decode_and_crop_jpeg (decode the crop window only)", _decode_only_the_window),
-    "nondet": ("deterministic=False in every map and interleave", lambda: (
+    "nondet": ("deterministic=False in every map and interleave", lambda options: (
         _override("map", deterministic=False), _override("interleave", deterministic=False))),
-    "map2": ("num_parallel_calls=2 in every map", lambda: _override("map", num_parallel_calls=2)),
-    "map4": ("num_parallel_calls=4 in every map", lambda: _override("map", num_parallel_calls=4)),
-    "prefetch2": ("prefetch(2) instead of AUTOTUNE", lambda: _override("prefetch", buffer_size=2)),
-    "cycle1": ("interleave cycle 1", lambda: _override("interleave", cycle_length=1, num_parallel_calls=1)),
-    "cycle2": ("interleave cycle 2", lambda: _override("interleave", cycle_length=2, num_parallel_calls=2)),
-    "cycle4": ("interleave cycle 4", lambda: _override("interleave", cycle_length=4, num_parallel_calls=4)),
-    "map_fusion": ("tf.data map_fusion optimisation on", lambda: None),
+    "map2": ("num_parallel_calls=2 in every map", lambda options: _override("map", num_parallel_calls=2)),
+    "map4": ("num_parallel_calls=4 in every map", lambda options: _override("map", num_parallel_calls=4)),
+    "prefetch2": ("prefetch(2) instead of AUTOTUNE", lambda options: _override("prefetch", buffer_size=2)),
+    "cycle1": ("interleave cycle 1", _cycle(1)),
+    "cycle2": ("interleave cycle 2", _cycle(2)),
+    "cycle4": ("interleave cycle 4", _cycle(4)),
+    "map_fusion": ("tf.data map_fusion optimisation on", _fuse_maps),
     "no_antialias": ("bilinear resize without antialiasing", _resize_without_antialiasing),
 }  # fmt: skip
 
@@ -229,11 +239,9 @@ def time_tfrecord_pipeline() -> None:
 
     from keras_colorize.data import make_dataset
 
-    TRIALS[FLAGS.trial][1]()
     options = tf.data.Options()
     options.threading.private_threadpool_size = FLAGS.cores
-    if FLAGS.trial == "map_fusion":
-        options.experimental_optimization.map_fusion = True
+    TRIALS[FLAGS.trial][1](options)
     rates = []
     for round_index in range(FLAGS.rounds + 1):  # the first is a warm-up
         dataset, _ = make_dataset(FLAGS.shards, FLAGS.image_size, FLAGS.batch_size, True, epoch=round_index)
