@@ -7,7 +7,10 @@ re-export these names; tests/test_cli.py checks that they agree.
 """
 
 # --variant of train: the network variants (`keras_colorize.model.VARIANTS` holds their layouts).
-VARIANT_NAMES = ("full", "5block_dilated", "4block", "l2")
+# The last is not the paper's network: an ImageNet-pretrained MobileNetV2 encoder and a U-Net decoder
+# (`keras_colorize.model.PRETRAINED_VARIANTS`).
+PRETRAINED_VARIANT_NAMES = ("mobilenet_v2_unet",)
+VARIANT_NAMES = ("full", "5block_dilated", "4block", "l2", *PRETRAINED_VARIANT_NAMES)
 # --loss of train.
 LOSSES = ("rebalanced", "plain", "l2")
 # --strategy of train (`keras_colorize.distribute`).

@@ -116,6 +116,11 @@ class Colorizer(keras.Model):
         super().__init__(**kwargs)
         self.backbone = backbone
         self.preprocessor = ColorizerPreprocessor(work_size, name="preprocessor")
+        if self.preprocessor.work_size % backbone.size_multiple:
+            raise ValueError(
+                f"work_size must be a multiple of {backbone.size_multiple} for the {backbone.variant} "
+                f"backbone, got {work_size}"
+            )
         self.decoder = ColorDecoder(decoding, temperature, backbone.regression, name="decoder")
         self.postprocessor = ColorizerPostprocessor(name="postprocessor")
         self._prior = None if prior is None else _checked_prior(prior)

@@ -5,8 +5,13 @@ symmetric zero padding on the stride-2 convolutions, batch-norm eps 1e-5 and
 momentum 0.1 in PyTorch terms) so the released weights load into it
 (`keras_colorize.convert`). Layer names are part of that contract.
 
+`mobilenet_v2_unet` (`keras_colorize.mobilenet_unet`) is not the paper's
+network: an ImageNet-pretrained MobileNetV2 encoder with a U-Net decoder,
+trained with the paper's loss, rebalancing and decoding.
+
 Every variant maps Lab lightness L in 0..100, shape [N, H, W, 1] with H and W
-divisible by 8, to [N, H/4, W/4, 313] bin probabilities (`l2`: ab values).
+divisible by `Backbone.size_multiple` (8; 32 for `mobilenet_v2_unet`), to
+[N, H/4, W/4, 313] bin probabilities (`l2`: ab values).
 """
 
 import dataclasses
@@ -15,6 +20,8 @@ import keras
 from keras import layers
 
 from keras_colorize.bins import NUM_BINS
+from keras_colorize.choices import PRETRAINED_VARIANT_NAMES
+from keras_colorize.mobilenet_unet import ENCODER_NAME, SIZE_MULTIPLE, mobilenet_unet
 
 AB_SCALE = 110.0  # ab magnitude scale of the l2 head's output
 
@@ -51,6 +58,8 @@ VARIANTS = {
     "l2": (*_CONV1_TO_4, _CONV5, _CONV6, _CONV7),
 }
 HEAD_CHANNELS = 256
+# Networks that are not the paper's: an ImageNet-pretrained encoder under the paper's loss.
+PRETRAINED_VARIANTS = PRETRAINED_VARIANT_NAMES
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -76,6 +85,23 @@ def _conv_block(x, block: Block, width: float):
     return layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{block.name}_norm")(x)
 
 
+def _paper_network(lightness, variant: str, width: float):
+    """The paper's layout from the L input: 313-bin probabilities (or ab for `l2`) at 1/4."""
+    # The published model's input normalisation: (L - 50) / 100.
+    x = layers.Rescaling(0.01, offset=-0.5, name="normalize_l")(lightness)
+    for block in VARIANTS[variant]:
+        x = _conv_block(x, block, width)
+    head = _scaled(HEAD_CHANNELS, width)
+    x = layers.Conv2DTranspose(head, 4, strides=2, padding="same", activation="relu", name="conv8_1")(x)
+    x = layers.Conv2D(head, 3, padding="same", activation="relu", name="conv8_2")(x)
+    x = layers.Conv2D(head, 3, padding="same", activation="relu", name="conv8_3")(x)
+    if variant == "l2":
+        ab = layers.Conv2D(2, 1, dtype="float32", name="ab_unscaled")(x)
+        return layers.Rescaling(AB_SCALE, dtype="float32", name="ab")(ab)
+    logits = layers.Conv2D(NUM_BINS, 1, dtype="float32", name="logits")(x)
+    return layers.Softmax(dtype="float32", name="probs")(logits)
+
+
 @keras.saving.register_keras_serializable(package="keras_colorize")
 class Backbone(keras.Model):
     """The network of one of `VARIANTS`: L [N, H, W, 1] (0..100) -> bins or ab at 1/4.
@@ -86,9 +112,11 @@ class Backbone(keras.Model):
     wraps it with the pre- and post-processing that take and return photos.
 
     Args:
-        variant: "full", "5block_dilated", "4block" or "l2".
+        variant: "full", "5block_dilated", "4block", "l2" or "mobilenet_v2_unet".
         width: channel multiplier (1.0 is the paper's); small values make CPU
-            studies feasible. The 313-way head is never scaled.
+            studies feasible. The 313-way head is never scaled. For
+            `mobilenet_v2_unet` it scales the decoder only (the encoder is
+            MobileNetV2 1.0, whose ImageNet weights `kc.mobilenet_v2` loads).
         name: model name, defaults to "colorizer_<variant>".
 
     Example:
@@ -100,25 +128,17 @@ class Backbone(keras.Model):
     """
 
     def __init__(self, variant: str = "full", width: float = 1.0, name: str | None = None, **kwargs):
-        if variant not in VARIANTS:
-            raise ValueError(f"Unknown variant {variant!r}; choose one of {sorted(VARIANTS)}.")
+        if variant not in VARIANTS and variant not in PRETRAINED_VARIANTS:
+            choices = sorted(VARIANTS) + list(PRETRAINED_VARIANTS)
+            raise ValueError(f"Unknown variant {variant!r}; choose one of {choices}.")
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}.")
         lightness = keras.Input((None, None, 1), name="L")
-        # The published model's input normalisation: (L - 50) / 100.
-        x = layers.Rescaling(0.01, offset=-0.5, name="normalize_l")(lightness)
-        for block in VARIANTS[variant]:
-            x = _conv_block(x, block, width)
-        head = _scaled(HEAD_CHANNELS, width)
-        x = layers.Conv2DTranspose(head, 4, strides=2, padding="same", activation="relu", name="conv8_1")(x)
-        x = layers.Conv2D(head, 3, padding="same", activation="relu", name="conv8_2")(x)
-        x = layers.Conv2D(head, 3, padding="same", activation="relu", name="conv8_3")(x)
-        if variant == "l2":
-            ab = layers.Conv2D(2, 1, dtype="float32", name="ab_unscaled")(x)
-            outputs = layers.Rescaling(AB_SCALE, dtype="float32", name="ab")(ab)
-        else:
-            logits = layers.Conv2D(NUM_BINS, 1, dtype="float32", name="logits")(x)
+        if variant in PRETRAINED_VARIANTS:
+            logits, _ = mobilenet_unet(lightness, width)
             outputs = layers.Softmax(dtype="float32", name="probs")(logits)
+        else:
+            outputs = _paper_network(lightness, variant, width)
         super().__init__(lightness, outputs, name=name or f"colorizer_{variant}", **kwargs)
         self.variant = variant
         self.width = float(width)
@@ -127,6 +147,16 @@ class Backbone(keras.Model):
     def regression(self) -> bool:
         """True for the `l2` head (ab out) rather than a 313-bin distribution."""
         return self.variant == "l2"
+
+    @property
+    def size_multiple(self) -> int:
+        """Input sides must be multiples of this (the network's total stride)."""
+        return SIZE_MULTIPLE if self.variant in PRETRAINED_VARIANTS else 8
+
+    @property
+    def encoder(self) -> keras.Model | None:
+        """The pretrained encoder inside (`mobilenet_v2_unet`), or None for the paper's networks."""
+        return self.get_layer(ENCODER_NAME) if self.variant in PRETRAINED_VARIANTS else None
 
     def get_config(self) -> dict:
         return {"variant": self.variant, "width": self.width, "name": self.name, "trainable": self.trainable}

@@ -7,7 +7,13 @@ flags into a TrainConfig; the study and tests build one directly).
 import dataclasses
 import os
 
-from keras_colorize.choices import LOSSES, STRATEGIES, TRAIN_PRECISIONS, VARIANT_NAMES
+from keras_colorize.choices import (
+    LOSSES,
+    PRETRAINED_VARIANT_NAMES,
+    STRATEGIES,
+    TRAIN_PRECISIONS,
+    VARIANT_NAMES,
+)
 
 
 @dataclasses.dataclass
@@ -21,6 +27,10 @@ class TrainConfig:
     `steps_per_epoch` caps an epoch (None: one pass over the training data).
     `data_service` ("grpc://HOST:PORT"): read, decode and crop the training
     photos on tf.data service workers (see `keras_colorize.data.service`).
+    `pretrained_encoder`, `encoder_weights` and `encoder_lr_multiplier` are
+    for `mobilenet_v2_unet`: start its encoder from the ImageNet weights (the
+    bundled .tflite, or the one named) or from scratch, and let it learn at
+    that multiple of the learning rate (0: frozen).
     `inject_nan_at_step` is for testing only: it multiplies that step's loss
     by NaN to exercise the NaN guard.
     """
@@ -36,6 +46,9 @@ class TrainConfig:
     max_train_time_s: float | None = None
     variant: str = "full"
     width: float = 1.0
+    pretrained_encoder: bool = True
+    encoder_weights: str | None = None
+    encoder_lr_multiplier: float = 1.0
     loss: str = "rebalanced"
     prior: str | None = None
     prior_max_images: int | None = None
@@ -68,6 +81,29 @@ def _check_sources(name: str, sources: list[str]) -> None:
             continue
         if not tf.io.gfile.glob(source):
             raise ValueError(f"--{name} {source!r}: no such folder or file, and no file matches the pattern.")
+
+
+def _check_encoder(config: TrainConfig) -> None:
+    """The pretrained encoder's settings, and its weights file read in full (nothing written yet)."""
+    if config.variant not in PRETRAINED_VARIANT_NAMES:
+        if config.encoder_weights:
+            raise ValueError(
+                f"--encoder_weights is for a pretrained-encoder variant, not --variant {config.variant}."
+            )
+        return
+    if config.image_size % 32:
+        raise ValueError(
+            f"--image_size must be a multiple of 32 for --variant {config.variant} (its encoder "
+            f"downsamples five times), got {config.image_size}."
+        )
+    if config.encoder_lr_multiplier < 0:
+        raise ValueError(f"--encoder_lr_multiplier must not be negative, got {config.encoder_lr_multiplier}.")
+    if config.encoder_weights and not config.pretrained_encoder:
+        raise ValueError("--encoder_weights was given with --nopretrained_encoder: drop one of them.")
+    if config.pretrained_encoder:
+        from keras_colorize.mobilenet_v2 import WEIGHTS_FILE, check_weights_file
+
+        check_weights_file(config.encoder_weights or WEIGHTS_FILE)  # EncoderWeightsError is a ValueError
 
 
 def validate(config: TrainConfig) -> None:
@@ -107,6 +143,7 @@ def validate(config: TrainConfig) -> None:
         raise ValueError(f"--prior {config.prior!r}: no such file.")
     if config.image_size < 8 or config.image_size % 8:
         raise ValueError(f"--image_size must be a positive multiple of 8, got {config.image_size}.")
+    _check_encoder(config)
     if config.epochs is None and config.max_steps is None:
         raise ValueError("Set --epochs or --max_steps (or both): otherwise training never ends.")
     positive = {

@@ -44,6 +44,21 @@ def define_flags(flag_values: flags.FlagValues) -> None:
     flags.DEFINE_float("max_train_time_s", 0, "Stop after this much training wall time (0: no limit).", **fv)
     flags.DEFINE_enum("variant", d.variant, list(VARIANT_NAMES), "Network variant.", **fv)
     flags.DEFINE_float("width", d.width, "Channel multiplier (1.0 = the paper's).", **fv)
+    flags.DEFINE_boolean(
+        "pretrained_encoder",
+        d.pretrained_encoder,
+        "mobilenet_v2_unet: start the encoder from ImageNet weights (--nopretrained_encoder: from scratch).",
+        **fv,
+    )
+    flags.DEFINE_string(
+        "encoder_weights", None, "mobilenet_v2_unet: the encoder's .tflite (default: the bundled one).", **fv
+    )
+    flags.DEFINE_float(
+        "encoder_lr_multiplier",
+        d.encoder_lr_multiplier,
+        "mobilenet_v2_unet: the encoder's learning rate as a multiple of --learning_rate (0: frozen).",
+        **fv,
+    )
     flags.DEFINE_enum("loss", d.loss, list(LOSSES), "rebalanced / plain cross-entropy, or l2.", **fv)
     flags.DEFINE_string("prior", d.prior, "Smoothed ab prior (.npy); computed if absent.", **fv)
     flags.DEFINE_integer("prior_max_images", None, "Photos used to compute the prior (None: all).", **fv)

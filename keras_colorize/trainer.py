@@ -33,6 +33,7 @@ from keras_colorize.data import make_dataset
 from keras_colorize.distribute import WriteDir, is_chief, make_strategy, worker_info
 from keras_colorize.layers import ColorizerPostprocessor
 from keras_colorize.losses import make_loss
+from keras_colorize.mobilenet_v2 import WEIGHTS_FILE, load_imagenet_weights
 from keras_colorize.model import build_model, logits_model
 from keras_colorize.optimizer import current_learning_rate, is_decayed, make_optimizer, weight_decay_loss
 from keras_colorize.precision import PRECISIONS, dtype_policy, resolve_precision
@@ -83,7 +84,9 @@ def make_train_step(
     and never runs the network, whose batch norm would turn an empty batch into NaN.
     """
     net = logits_model(model)
-    kernels = [v for v in model.trainable_variables if is_decayed(v)]
+    # A pretrained encoder is not decayed towards zero: that would only wear its ImageNet weights away.
+    encoder = {id(v) for v in model.encoder.variables} if getattr(model, "encoder", None) else set()
+    kernels = [v for v in model.trainable_variables if is_decayed(v) and id(v) not in encoder]
 
     def gradients(rgb, poison):
         lightness, ab = training_pair(rgb)
@@ -227,6 +230,7 @@ class Trainer:
         prior = self._prior()
         with self.strategy.scope():
             self.model = build_model(c.variant, c.width)
+            encoder_paths = self._prepare_encoder()
             self.optimizer = make_optimizer(
                 c.learning_rate,
                 c.beta_1,
@@ -234,6 +238,8 @@ class Trainer:
                 c.lr_decay_steps,
                 c.lr_decay_factor,
                 loss_scaling=self.precision == "float16",
+                scaled_paths=encoder_paths,
+                multiplier=c.encoder_lr_multiplier,
             )
             self.optimizer.build(self.model.trainable_variables)
             weights = rebalancing_weights(prior, c.rebalance_lambda) if c.loss == "rebalanced" else None
@@ -275,6 +281,28 @@ class Trainer:
         if c.prior or not os.path.exists(saved):
             save_prior(os.path.join(self.out.path, "prior.npy"), prior)
         return prior
+
+    def _prepare_encoder(self) -> list[str]:
+        """Load the encoder's ImageNet weights, freeze it at multiplier 0; its trainable variables' paths."""
+        c = self.config
+        encoder = self.model.encoder
+        if encoder is None:
+            return []
+        if c.pretrained_encoder:
+            load_imagenet_weights(encoder, c.encoder_weights or WEIGHTS_FILE)
+        if c.encoder_lr_multiplier == 0:
+            encoder.trainable = False
+        return [v.path for v in encoder.trainable_variables]
+
+    def _encoder_source(self) -> str:
+        c = self.config
+        if self.model.encoder is None:
+            return "none"
+        if not c.pretrained_encoder:
+            return "from scratch"
+        where = os.path.basename(c.encoder_weights or WEIGHTS_FILE)
+        rate = "frozen" if c.encoder_lr_multiplier == 0 else f"learning rate x{c.encoder_lr_multiplier:g}"
+        return f"ImageNet MobileNetV2 1.0/224 ({where}), {rate}"
 
     def _float32_copy(self) -> keras.Model:
         """An undistributed float32 twin of the model for previews and the saved model."""
@@ -567,6 +595,7 @@ class Trainer:
                 "description": f"{c.variant} colorizer (width {c.width:g}, {c.loss} loss), trained "
                 f"{position.step} steps on {', '.join(c.train_data)}",
                 **{k: v for k, v in summary.items() if k not in ("model_path", "model_dir", "config")},
+                "encoder": self._encoder_source(),
                 "train_data": list(c.train_data),
                 "val_data": list(c.val_data),
                 "batch_size": c.batch_size,

@@ -236,10 +236,10 @@ def test_the_convention_covers_every_style_of_failure(capsys):
 def test_flag_choices_match_what_implements_them():
     """choices.py (importable without TensorFlow, for --help) agrees with the modules behind it."""
     from keras_colorize import choices
-    from keras_colorize.model import VARIANTS
+    from keras_colorize.model import PRETRAINED_VARIANTS, VARIANTS
     from keras_colorize.precision import PRECISIONS
 
-    assert tuple(VARIANTS) == choices.VARIANT_NAMES
+    assert (*VARIANTS, *PRETRAINED_VARIANTS) == choices.VARIANT_NAMES
     assert tuple(PRECISIONS) == choices.TRAIN_PRECISIONS
 
 
