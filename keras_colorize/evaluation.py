@@ -28,6 +28,7 @@ from keras_colorize import metrics
 from keras_colorize.choices import EVAL_PROTOCOLS
 from keras_colorize.classifier import (
     BUNDLED,
+    EFFICIENTNET,
     Classifier,
     bundled_labels,
     read_class_names,
@@ -497,7 +498,7 @@ def load_classifier(spec: str | None, labels_path: str | None) -> tuple[Classifi
     if not spec:
         return None, None
     classifier = Classifier(spec)
-    if labels_path is None and spec == BUNDLED:
+    if labels_path is None and spec in (BUNDLED, EFFICIENTNET):  # both in synset order
         labels_path = bundled_labels()
     if labels_path is None and spec.endswith(".tflite"):
         beside = os.path.join(os.path.dirname(spec), DEFAULT_CLASSIFIER_LABELS)

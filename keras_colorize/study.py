@@ -46,8 +46,8 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "classifier",
         BUNDLED_CLASSIFIER,
-        f"'{BUNDLED_CLASSIFIER}' (bundled, offline), 'vgg16', 'resnet50', a .tflite or a .keras ImageNet "
-        "classifier.",
+        f"'{BUNDLED_CLASSIFIER}' (bundled, offline), 'vgg16', 'resnet50', 'efficientnet_lite0' (the eval "
+        "extra), a .tflite or a .keras ImageNet classifier.",
     )
     flags.DEFINE_string("classifier_labels", None, "Class names for the classifier (optional).")
     flags.DEFINE_list("models", list(MODELS), f"Models to train and compare, among {', '.join(MODELS)}.")
