@@ -81,7 +81,7 @@ def _as_rgb(images):
     return ops.broadcast_to(images, (*shape[:-1], 3))
 
 
-def _upsample_axis(x, size, axis: int, start=0, count=None):
+def upsample_axis(x, size, axis: int, start=0, count=None):
     """Bilinear resampling of one axis to `size` (half-pixel centres, edges clamped).
 
     Returns output positions start .. start + count (default: all) of that
@@ -96,6 +96,7 @@ def _upsample_axis(x, size, axis: int, start=0, count=None):
     position = ops.clip(position, 0.0, ops.cast(source - 1, "float32"))
     low = ops.floor(position)
     fraction = ops.reshape(position - low, [-1 if i == axis else 1 for i in range(4)])
+    fraction = ops.cast(fraction, keras.backend.standardize_dtype(x.dtype))  # bfloat16 features stay so
     low = ops.cast(low, "int32")
     high = ops.minimum(low + 1, source - 1)
     return ops.take(x, low, axis=axis) * (1.0 - fraction) + ops.take(x, high, axis=axis) * fraction
@@ -249,7 +250,7 @@ class ColorizerPostprocessor(keras.layers.Layer):
     def upsample(ab, height, width, top=0, rows=None):
         """ab [N, h, w, 2] -> ab [N, rows, width, 2]: rows top.. of the photo's height x width."""
         ab = ops.convert_to_tensor(ab, "float32")
-        return _upsample_axis(_upsample_axis(ab, height, axis=1, start=top, count=rows), width, axis=2)
+        return upsample_axis(upsample_axis(ab, height, axis=1, start=top, count=rows), width, axis=2)
 
     @staticmethod
     def recombine(lightness, ab):

@@ -20,6 +20,7 @@ from keras import layers, ops
 
 from keras_colorize.bins import NUM_BINS
 from keras_colorize.colorspace import lab_f_inverse, linear_to_srgb
+from keras_colorize.layers import upsample_axis
 from keras_colorize.mobilenet_v2 import feature_extractor
 
 ENCODER_NAME = "mobilenet_v2_encoder"
@@ -58,6 +59,32 @@ class LightnessToGray(keras.layers.Layer):
         return (*input_shape[:-1], 3)
 
 
+@keras.saving.register_keras_serializable(package="keras_colorize")
+class Upsample2x(keras.layers.Layer):
+    """Bilinear 2x upsampling (half-pixel centres, edges clamped: `tf.image.resize`'s result).
+
+    Built on the colorizer's own `upsample_axis`, which takes a symbolic size,
+    so the network exports with any input size (ONNX, OpenVINO, the SavedModel);
+    `keras.layers.UpSampling2D(interpolation="bilinear")` does not trace with
+    unknown height and width.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_colorize.mobilenet_unet import Upsample2x
+    >>> np.asarray(Upsample2x()(np.array([[[[0.0], [4.0]]]], "float32")))[0, 0, :, 0]
+    array([0., 1., 3., 4.], dtype=float32)
+    """
+
+    def call(self, x):
+        shape = ops.shape(x)
+        return upsample_axis(upsample_axis(x, shape[1] * 2, axis=1), shape[2] * 2, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (n, None if h is None else 2 * h, None if w is None else 2 * w, c)
+
+
 def _channels(name: str, width: float) -> int:
     return max(8, round(DECODER_CHANNELS[name] * width))
 
@@ -73,7 +100,7 @@ def mobilenet_unet(lightness, width: float):
     global_features = layers.Conv2D(channels, 1, activation="relu", name="global_features")(pooled)
     x = layers.Add(name="global_fusion")([x, global_features])
     for name, skip in (("up16", stride16), ("up8", stride8), ("up4", stride4)):
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_upsample")(x)
+        x = Upsample2x(name=f"{name}_upsample")(x)
         x = layers.Concatenate(name=f"{name}_concat")([x, skip])
         for i in (1, 2):
             x = layers.Conv2D(

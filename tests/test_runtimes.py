@@ -31,12 +31,14 @@ ONNX = pytest.mark.skipif(not runtimes.is_installed("onnxruntime"), reason="need
 OPENVINO = pytest.mark.skipif(not runtimes.is_installed("openvino"), reason="needs the cpu extra")
 
 
-@pytest.fixture(scope="module")
-def preset(tmp_path_factory) -> str:
+# Every path for the paper's kind of network and for the pretrained-encoder one (a tiny random
+# decoder on the full MobileNetV2 encoder: its depthwise convolutions, ReLU6 and global branch).
+@pytest.fixture(scope="module", params=["4block", "mobilenet_v2_unet"])
+def preset(request, tmp_path_factory) -> str:
     import keras
 
     keras.utils.set_random_seed(3)
-    backbone = build_model("4block", width=0.125)
+    backbone = build_model(request.param, width=0.125)
     logits = backbone.get_layer("logits")
     kernel, bias = logits.get_weights()
     logits.set_weights([kernel * 40.0, bias])
