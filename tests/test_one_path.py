@@ -38,10 +38,10 @@ def assert_same_pixels(actual: np.ndarray, expected: np.ndarray, what: str) -> N
     assert np.mean(difference > 0) <= 0.005, (what, np.mean(difference > 0))
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory, photos):
+@pytest.fixture(scope="module", params=["full", pytest.param("mobilenet_v2_unet", marks=pytest.mark.slow)])
+def setup(request, tmp_path_factory, photos):
     root = tmp_path_factory.mktemp("one_path")
-    colorizer = tiny_colorizer("full", seed=5, work_size=64)
+    colorizer = tiny_colorizer(request.param, seed=5, work_size=64)
     preset = colorizer.save_to_preset(root / "preset")
     folder = root / "photos"
     folder.mkdir()
