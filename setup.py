@@ -43,12 +43,15 @@ setup(
         "convert": ["torch==2.13.0"],
         "jax": ["jax==0.10.2", "jaxlib==0.10.2"],
         # Other CPU runtimes (keras_colorize.runtimes): OpenVINO + NNCF (int8), ONNX export and ONNX Runtime.
+        # sympy: ONNX Runtime's int8 pre-processing (onnxruntime.tools.symbolic_shape_infer) imports it,
+        # and onnxruntime does not declare it (torch brought it when the convert extra was installed too).
         "cpu": [
             "openvino==2026.4.1",
             "nncf==3.4.0",
             "onnx==1.23.2",
             "tf2onnx==1.17.0",
             "onnxruntime==1.32.0",
+            "sympy==1.14.0",
         ],
         # The real-vs-fake human test (keras_colorize.humantest) and its browser test. selenium 4.52.0
         # needs a certifi newer than the index has, so 4.51.0.

@@ -11,10 +11,11 @@ import time
 import numpy as np
 import pytest
 from fixtures.bad_inputs import generate
+from fixtures.extras import needs
 from fixtures.tiny import tiny_colorizer
 from PIL import Image
 
-pytest.importorskip("apache_beam")
+needs("apache_beam", "beam")
 pytestmark = pytest.mark.slow
 
 BEAM = [sys.executable, "-m", "keras_colorize.beam_colorize", "--precision=float32"]

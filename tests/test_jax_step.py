@@ -1,6 +1,5 @@
 """The JAX training step computes what the TensorFlow step computes (same weights, same crops)."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -8,8 +7,8 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 import tensorflow as tf
+from fixtures.extras import requires
 
 from keras_colorize.losses import make_loss
 from keras_colorize.model import build_model
@@ -20,7 +19,7 @@ from keras_colorize.trainer import make_train_step
 STEPS, DECAY = 3, 1e-3
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX (pip install '.[jax]')")
+@requires("jax", "jax")
 def test_jax_step_matches_the_tensorflow_step(tmp_path, photos):
     import keras
     from fixtures.tiny import PRIOR

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+from fixtures.extras import requires
 
 from keras_colorize import colorize, export, runtimes
 from keras_colorize.colorizer import Colorizer
@@ -27,13 +28,14 @@ PHOTOS = pathlib.Path(__file__).parent / "fixtures" / "photos"
 # (measured on this network: float32 (1, 0.0000), bfloat16 (1, 0.0001), int8 (1, 0.0007); the int8 files are
 # checked to hold quantised operations, so they cannot pass by being float).
 TOLERANCE = {"float32": (1, 0.001), "bfloat16": (2, 0.01), "int8": (3, 0.01)}
-ONNX = pytest.mark.skipif(not runtimes.is_installed("onnxruntime"), reason="needs the cpu extra")
-OPENVINO = pytest.mark.skipif(not runtimes.is_installed("openvino"), reason="needs the cpu extra")
+ONNX = requires("cpu", *installed.MODULES["onnxruntime"])
+OPENVINO = requires("cpu", *installed.MODULES["openvino"], "nncf")
 
 
 # Every path for the paper's kind of network and for the pretrained-encoder one (a tiny random
-# decoder on the full MobileNetV2 encoder: its depthwise convolutions, ReLU6 and global branch).
-@pytest.fixture(scope="module", params=["4block", "mobilenet_v2_unet"])
+# decoder on the full MobileNetV2 encoder: its depthwise convolutions, ReLU6 and global branch; slow:
+# about 10 minutes on 2 shared cores, so it runs in CI's slow suite).
+@pytest.fixture(scope="module", params=["4block", pytest.param("mobilenet_v2_unet", marks=pytest.mark.slow)])
 def preset(request, tmp_path_factory) -> str:
     import keras
 
@@ -121,7 +123,7 @@ def test_bfloat16_saved_model_agrees_with_float32(tmp_path, preset, photos, refe
     _assert_close(rgbs, reference, "bfloat16")
 
 
-@pytest.mark.skipif(not runtimes.is_installed("openvino"), reason="needs the cpu extra")
+@OPENVINO
 def test_int8_without_calibration_photos_says_what_it_needs(preset):
     with pytest.raises(ValueError, match="int8 needs calibration photos"):
         Colorizer.from_preset(preset, runtime="openvino", precision="int8")
@@ -173,6 +175,15 @@ def test_auto_int8_without_an_int8_runtime_names_the_extra(monkeypatch):
         selection.choose("auto", "int8")
 
 
+@ONNX
+def test_int8_onnx_without_sympy_names_the_extra(monkeypatch, tmp_path):
+    from keras_colorize.runtimes import quantize
+
+    monkeypatch.setitem(sys.modules, "sympy", None)  # onnxruntime's int8 shape inference imports it
+    with pytest.raises(MissingRuntimeError, match=r'needs sympy, .*pip install -e "\.\[cpu\]"'):
+        quantize.quantize_onnx(tmp_path / "float32.onnx", tmp_path / "int8.onnx", [])
+
+
 @pytest.mark.parametrize("runtime", ["openvino", "onnxruntime"])
 def test_missing_runtime_is_one_clear_line(monkeypatch, tmp_path, capsys, preset, runtime):
     monkeypatch.setitem(sys.modules, runtime, None)  # import fails as if not installed
@@ -216,9 +227,8 @@ def test_cli_runs_the_chosen_runtime(tmp_path, capsys, preset, photo_paths):
     _assert_close([written], [Colorizer.from_preset(preset).colorize(str(source))], "float32")
 
 
-@pytest.mark.skipif(
-    not runtimes.is_installed("openvino") or not runtimes.is_installed("onnxruntime"), reason="cpu extra"
-)
+@OPENVINO
+@ONNX
 @pytest.mark.parametrize("module", [runners, selection], ids=lambda m: m.__name__)
 def test_docstring_examples(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -1,7 +1,9 @@
 """serving/client.py against tests/serving_stub_server.py (a stand-in for TF Serving).
 
 The stub loads the exported SavedModel with the TF1 session loader, as TF
-Serving does, and speaks its gRPC PredictionService and REST APIs.
+Serving does, and speaks its gRPC PredictionService and REST APIs. The client
+needs the serving extra (TF Serving's gRPC stubs): skipped without it, except in
+CI (CI=true), which installs it.
 """
 
 import io
@@ -17,12 +19,19 @@ import grpc
 import numpy as np
 import pytest
 from fixtures.bad_inputs import generate
+from fixtures.extras import needs
 from fixtures.tiny import tiny_colorizer
 from PIL import Image
-from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from keras_colorize.export import export_saved_model
 from keras_colorize.photo_files import skip_kind
+
+needs("tensorflow_serving", "serving")
+from tensorflow_serving.apis import (  # noqa: E402
+    get_model_metadata_pb2,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
 TESTS = pathlib.Path(__file__).parent
 CLIENT = TESTS.parent / "serving" / "client.py"

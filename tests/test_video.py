@@ -16,9 +16,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from fixtures.extras import needs
 
-av = pytest.importorskip("av", reason='the video extra: pip install -e ".[video]"')
-pytest.importorskip("cv2", reason='the video extra: pip install -e ".[video]"')
+av = needs("av", "video")
+needs("cv2", "video")
 
 from fixtures.film import colour_frames, make_film  # noqa: E402
 from fixtures.tiny import tiny_colorizer  # noqa: E402

@@ -56,6 +56,7 @@ def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike, calibrat
     """An ONNX file -> its int8 QDQ version at `target`, the last convolution and softmax kept float."""
     onnx = require("onnx", "int8 quantisation for onnxruntime")
     quantization = require("onnxruntime.quantization", "int8 quantisation for onnxruntime")
+    require("sympy", "int8 quantisation for onnxruntime")  # for its shape inference (undeclared)
     graph = onnx.load(os.fspath(source)).graph
     convolutions = [node.name for node in graph.node if node.op_type == "Conv"]
     softmax = [node.name for node in graph.node if node.op_type == "Softmax"]
