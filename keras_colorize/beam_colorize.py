@@ -140,7 +140,14 @@ def write_png(target: str, rgb) -> None:
     FileSystems.rename([temporary], [target])
 
 
-def make_handler(model: str | None, runtime: str, precision: str, temperature: float | None, batch_size: int):
+def make_handler(
+    model: str | None,
+    runtime: str,
+    precision: str,
+    temperature: float | None,
+    batch_size: int,
+    max_pixels: int = MAX_PIXELS,
+):
     """A RunInference `ModelHandler` whose model is the whole Colorizer (see `ColorizerHandler`).
 
     Args:
@@ -149,6 +156,7 @@ def make_handler(model: str | None, runtime: str, precision: str, temperature: f
         precision: the --precision flag.
         temperature: None (the model's) or > 0.
         batch_size: photos per RunInference batch and per forward pass.
+        max_pixels: the --max_pixels flag (`build` sends larger photos to the dead-letter file).
 
     Example:
 
@@ -164,7 +172,7 @@ def make_handler(model: str | None, runtime: str, precision: str, temperature: f
             return command.load_model_on_runtime(model, runtime, precision)
 
         def run_inference(self, batch, colorizer, inference_args=None):
-            outputs = colorizer.colorize([rgb for _, rgb in batch], temperature, batch_size)
+            outputs = colorizer.colorize([rgb for _, rgb in batch], temperature, batch_size, max_pixels)
             return [PredictionResult(target, rgb) for (target, _), rgb in zip(batch, outputs, strict=True)]
 
         def batch_elements_kwargs(self):
@@ -254,7 +262,9 @@ def main(argv: list[str], pipeline_args: list[str] = ()) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     command.check_temperature_flag(FLAGS.temperature)
-    handler = make_handler(FLAGS.model, FLAGS.runtime, FLAGS.precision, FLAGS.temperature, FLAGS.batch_size)
+    handler = make_handler(
+        FLAGS.model, FLAGS.runtime, FLAGS.precision, FLAGS.temperature, FLAGS.batch_size, FLAGS.max_pixels
+    )
     dead_letter = FileSystems.join(FLAGS.output, DEAD_LETTER)
     pipeline = beam.Pipeline(options=PipelineOptions(list(pipeline_args) or list(LOCAL_RUNNER)))
     build(pipeline, FLAGS.input, FLAGS.output, handler, FLAGS.overwrite, FLAGS.max_pixels)

@@ -120,12 +120,12 @@ def colorize_files(
             except UnreadableImageError as error:
                 skipped.append((path, str(error).removeprefix(f"{path}: ")))
         try:
-            results = colorizer.colorize([rgb for _, _, rgb in loaded], temperature, batch_size)
+            results = colorizer.colorize([rgb for _, _, rgb in loaded], temperature, batch_size, max_pixels)
         except Exception:  # one photo broke the batch: redo them singly so the rest go through
             results = []
             for path, _, rgb in loaded:
                 try:
-                    results.append(colorizer.colorize(rgb, temperature))
+                    results.append(colorizer.colorize(rgb, temperature, max_pixels=max_pixels))
                 except Exception as error:
                     results.append(None)
                     skipped.append((path, f"colorization failed ({error})"))

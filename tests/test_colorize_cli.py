@@ -71,6 +71,19 @@ def test_nothing_done_exits_non_zero(model_path, photo_paths, tmp_path, capsys):
     assert "Colorized 0 of 3" in out and "Skipped 3" in out
 
 
+def test_max_pixels_reaches_the_colorizer(model_path, tmp_path, capsys):
+    """A 60.8-megapixel photo: skipped at the default 50 MP limit, colorized with --max_pixels=70000000."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.new("L", (7800, 7800), 128).save(folder / "big.png")  # flat: cheap to write, read and encode
+    common = (f"--model={model_path}", f"--input={folder}", "--precision=float32")
+    assert _run_in_process(*common, f"--output={tmp_path / 'default'}") == 1
+    assert "too large, 7800x7800 = 60.8 megapixels (the limit is 50 megapixels)" in capsys.readouterr().out
+    assert _run_in_process(*common, f"--output={tmp_path / 'out'}", "--max_pixels=70000000") == 0
+    with Image.open(tmp_path / "out" / "big.png") as written:
+        assert written.size == (7800, 7800)
+
+
 def test_side_by_side_puts_the_input_first(model_path, photo_paths, tmp_path):
     code = _run_in_process(
         f"--model={model_path}", f"--input={photo_paths[0]}", f"--output={tmp_path}", "--side_by_side"
