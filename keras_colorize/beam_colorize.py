@@ -37,6 +37,7 @@ from keras_colorize.photo_files import output_names
 FLAGS = flags.FLAGS
 DEAD_LETTER = "dead_letter.jsonl"
 METRICS = "keras_colorize"
+INSTALL = 'pip install -e ".[beam]" && pip install --no-deps apache-beam==2.77.0'
 LOCAL_RUNNER = ("--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing")
 
 
@@ -256,7 +257,12 @@ def main(argv: list[str], pipeline_args: list[str] = ()) -> int:
         pipeline_args: Beam's options (after `--`; default: the local runner with 2 processes).
     """
     del argv
-    import apache_beam as beam
+    try:
+        import apache_beam as beam
+    except ImportError:
+        raise ImportError(
+            f"the beam command needs Apache Beam: {INSTALL} in the repository (why --no-deps: docs/beam.md)"
+        ) from None
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions

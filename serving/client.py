@@ -30,10 +30,14 @@ import grpc
 from absl import app, flags
 from PIL import Image, ImageOps
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from keras_colorize.command import fail
 from keras_colorize.photo_files import plan_outputs, print_summary
+
+try:
+    from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+except ImportError:
+    sys.exit(fail('the client needs TF Serving\'s gRPC stubs: pip install -e ".[serving]" in the repository'))
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("server", "localhost:8500", "TF Serving gRPC address (host:port).")

@@ -142,6 +142,21 @@ def test_convert_refuses_a_photo_in_one_line(tmp_path):
     one_error(result, 2, "notes.jpg: not a readable PyTorch checkpoint", "pass the .pth file published at")
 
 
+@pytest.mark.parametrize(
+    ("module", "code", "words"),
+    [
+        ("apache_beam", "from keras_colorize import cli; cli.main(['kc', 'beam', '--input=a', '--output=b'])",
+         'pip install -e ".[beam]" && pip install --no-deps apache-beam==2.77.0'),
+        ("tensorflow_serving", "import runpy; runpy.run_path('serving/client.py', run_name='__main__')",
+         'pip install -e ".[serving]"'),
+    ],
+)  # fmt: skip
+def test_a_missing_extra_is_one_line_naming_it(module, code, words):
+    blocked = f"import sys; sys.modules[{module!r}] = None; sys.argv = ['client']; {code}"
+    command = [sys.executable, "-c", blocked]
+    one_error(subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ENV), 2, words)
+
+
 def test_train_usage_errors_are_one_line(tmp_path):
     one_error(run("train", "--bogus=1"), 2, "Unknown command line flag 'bogus'", "run with --help")
     result = run("--flagfile=configs/quickstart.cfg", "--train_data=/no/such/photos",
