@@ -17,9 +17,11 @@ SavedModel.
 
 Folders are searched recursively and their layout is kept under --output;
 every output is a PNG, written to a temporary name and renamed. Inputs are
-never overwritten: an --output that would replace one is refused before
-anything runs. Outputs that already exist are left alone (an interrupted run
-resumes where it stopped); --overwrite redoes them. Two inputs with one name
+never overwritten: an --output that would replace one, or that is an input
+folder or inside one (the next run would read its PNGs as photos), is refused
+before anything runs. The model is loaded and checked first. Outputs that
+already exist are left alone (an interrupted run resumes where it stopped);
+--overwrite redoes them. Two inputs with one name
 (coffee.jpg, coffee.png) become coffee.png and coffee-1.png: the renames are
 printed, and <output>/manifest.csv maps every input to its output and status.
 Unreadable, non-image and too-large files are skipped and listed with their
@@ -40,6 +42,7 @@ from keras_colorize.photo_files import (
     ALREADY_DONE,
     plan_outputs,
     print_summary,
+    refuse_output_among_inputs,
     renamed,
     split_done,
     write_manifest,
@@ -151,6 +154,11 @@ def main(argv: list[str]) -> int:
     """
     del argv
     command.check_temperature_flag(FLAGS.temperature)
+    refuse_output_among_inputs(FLAGS.input, FLAGS.output)
+    # The model is loaded (and a bad one refused) before anything about the outputs is printed.
+    colorizer = command.load_model_on_runtime(
+        FLAGS.model, FLAGS.runtime, FLAGS.precision, FLAGS.calibration_data
+    )
     pairs, missing = plan_outputs(FLAGS.input, FLAGS.output)
     if missing and not pairs and len(missing) == len(FLAGS.input):
         raise command.UsageError(f"--input={missing[0]}: no such file or folder; check the path")
@@ -165,9 +173,6 @@ def main(argv: list[str]) -> int:
     skipped = [(path, "no such file or folder") for path in missing]
     done, status = 0, dict.fromkeys(already, ALREADY_DONE)
     if todo:
-        colorizer = command.load_model_on_runtime(
-            FLAGS.model, FLAGS.runtime, FLAGS.precision, FLAGS.calibration_data
-        )
         done, failed = colorize_files(
             colorizer, todo, FLAGS.temperature, FLAGS.batch_size, FLAGS.side_by_side, True, FLAGS.max_pixels
         )
@@ -175,7 +180,7 @@ def main(argv: list[str]) -> int:
         reasons = dict(failed)
         status |= {path: reasons.get(path, "colorized") for path, _ in todo}
     manifest = write_manifest(FLAGS.output, pairs, status)
-    print_summary(done, len(todo), skipped, FLAGS.output, len(already))
+    print_summary(done, skipped, FLAGS.output, len(already))
     print(f"Inputs and outputs: {manifest}")
     if skipped:
         print(

@@ -1,8 +1,9 @@
 """Colorize legacy grayscale photos into galleries (no ground truth, so no metrics).
 
-    python -m keras_colorize.colorize_legacy --model=runs/full --data_dir=legacy/ --output=legacy_out/
+    python -m keras_colorize.colorize_legacy [--model=runs/full] --data_dir=legacy/ --output=legacy_out/
 
---model is a preset name, a preset folder or a .keras file.
+--model is a preset name, a preset folder or a .keras file (default: the
+bundled default preset).
 
 Writes gallery_001.png, ... (grayscale input beside its colorization) and
 index.md listing the photos of each gallery and every skipped file with its
@@ -11,6 +12,7 @@ never stops the run.
 """
 
 import os
+import sys
 
 from absl import flags
 
@@ -21,7 +23,11 @@ FLAGS = flags.FLAGS
 
 def define_flags() -> None:
     """CLI flags (defined on demand, so importing this module defines none)."""
-    flags.DEFINE_string("model", None, "A preset name, a preset folder or a .keras file.")
+    flags.DEFINE_string(
+        "model",
+        None,
+        "A preset name, a preset folder or a .keras file (default: the bundled default preset).",
+    )
     flags.DEFINE_string("data_dir", None, "Grayscale (or colour) photos, searched recursively.")
     flags.DEFINE_string("output", None, "Folder for the gallery PNGs and index.md.")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
@@ -32,7 +38,7 @@ def define_flags() -> None:
 
 
 def colorize_folder(
-    model: str,
+    model: str | None,
     data_dir: str,
     output: str,
     temperature: float | None = None,
@@ -44,7 +50,7 @@ def colorize_folder(
     """Colorize every photo under `data_dir` into galleries.
 
     Args:
-        model: a preset name, a preset folder or a .keras file.
+        model: a preset name, a preset folder or a .keras file (None: the bundled default preset).
         data_dir: photos, searched recursively.
         output: folder for the galleries and index.md.
         temperature: None (the model's) or > 0.
@@ -60,12 +66,11 @@ def colorize_folder(
     """
     import keras
 
-    from keras_colorize.colorizer import Colorizer
     from keras_colorize.figures import image_grid, shorten
     from keras_colorize.images import list_images
     from keras_colorize.skipping import SKIPPABLE, Skips
 
-    colorizer = Colorizer.from_preset(model, **({"work_size": work_size} if work_size else {}))
+    colorizer = command.load_model(model, **({"work_size": work_size} if work_size else {}))
     temperature = temperature or colorizer.temperature
     files = list_images(data_dir)[:max_images]
     if not files:
@@ -80,7 +85,7 @@ def colorize_folder(
         galleries.append((name, [os.path.relpath(path, data_dir) for path, _, _ in page]))
         page.clear()
 
-    bar = keras.utils.Progbar(len(files), unit_name="photo")
+    bar = keras.utils.Progbar(len(files), verbose=1 if sys.stdout.isatty() else 0, unit_name="photo")
     for index, path, rgb in skips.readable(files):
         try:
             page.append((path, rgb, colorizer.colorize(rgb, temperature)))
@@ -96,7 +101,8 @@ def colorize_folder(
     lines = [
         "# Colorized legacy photos",
         "",
-        f"Model `{model}`, temperature {temperature}, working size {colorizer.work_size}. "
+        f"Model `{command.model_name(model)}`, temperature {temperature}, "
+        f"working size {colorizer.work_size}. "
         f"{sum(len(p) for _, p in galleries)} photos colorized from `{data_dir}`, "
         f"{skips.summary()}.",
         "",
@@ -115,7 +121,7 @@ def colorize_folder(
     }
 
 
-REQUIRED = ("model", "data_dir", "output")
+REQUIRED = ("data_dir", "output")
 
 
 @command.handles_errors
@@ -139,8 +145,9 @@ def main(argv: list[str]) -> int:
         FLAGS.cell,
         FLAGS.max_images,
     )
+    galleries = len(result["galleries"])
     print(
-        f"{result['photos']} photos in {len(result['galleries'])} galleries, "
+        f"{command.count(result['photos'], 'photo')} in {command.count(galleries, 'gallery', 'galleries')}, "
         f"{result['num_skipped']} skipped; see {os.path.join(FLAGS.output, 'index.md')}"
     )
     return command.EXIT_OK

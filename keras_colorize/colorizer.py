@@ -16,6 +16,7 @@ provenance (`metadata`) inside it.
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 
 import keras
@@ -187,9 +188,15 @@ class Colorizer(keras.Model):
         return lightness, self.decoder(self.backbone(small, training=False), temperature)
 
     def predict(self, x, *args, **kwargs):
-        """`keras.Model.predict`; photos are checked first (its retraced graphs may not know their shape)."""
+        """`keras.Model.predict`; photos are checked first (its retraced graphs may not know their shape).
+
+        Its progress bar is drawn only on a terminal (`verbose` not given: 0 when stdout is a file or a
+        pipe, so logs hold no escape codes).
+        """
         if hasattr(x, "dtype") and hasattr(x, "shape"):
             check_photos(x)
+        if len(args) < 2:  # verbose is predict's third positional argument
+            kwargs.setdefault("verbose", "auto" if sys.stdout.isatty() else 0)
         return super().predict(x, *args, **kwargs)
 
     def predict_ab(self, images, temperature=None):
@@ -322,6 +329,8 @@ class Colorizer(keras.Model):
     ) -> "Colorizer":
         """A bundled preset's name, a preset folder or a `.keras` file -> Colorizer.
 
+        A `.keras` file of a bare network (a `kc.Backbone`) is wrapped with the default settings.
+
         Args:
             name_or_path: None for the default bundled preset
                 (`keras_colorize.presets.DEFAULT_PRESET`), a name of
@@ -350,7 +359,11 @@ class Colorizer(keras.Model):
         """
         from keras_colorize.presets import load_colorizer, resolve
 
-        colorizer = load_colorizer(name_or_path, **overrides)
+        colorizer = load_colorizer(name_or_path)
+        if not isinstance(colorizer, Colorizer):  # a bare network saved as .keras: the default settings
+            colorizer = colorizer_of_network(colorizer)
+        if overrides:
+            colorizer = colorizer.with_settings(**overrides)
         if (runtime, precision) == ("tensorflow", "float32"):
             return colorizer
         from keras_colorize.runtimes import make_runner
@@ -381,6 +394,35 @@ class Colorizer(keras.Model):
         config = self.get_config()
         config.update(overrides, backbone=self.backbone)
         return type(self)(**config)
+
+
+def colorizer_of_network(network: keras.Model) -> Colorizer:
+    """A bare network saved as .keras (a `kc.Backbone`, or an older functional `colorizer_<variant>`
+    model) wrapped as a Colorizer with the default settings (`from_preset` does it), so it colorizes,
+    exports and evaluates like any other model.
+
+    Args:
+        network: the loaded model: L [N, H, W, 1] -> [N, H/4, W/4, 313] (or 2 for `l2`).
+    """
+    from keras_colorize.model import VARIANTS
+
+    if isinstance(network, Backbone):
+        return Colorizer(network, metadata={"variant": network.variant})
+    variant = network.name.removeprefix("colorizer_")
+    convs = [layer for layer in network.layers if isinstance(layer, keras.layers.Conv2D)]
+    if variant not in VARIANTS or not convs or network.input_shape[-1] != 1:
+        raise ValueError(
+            f"{network.name}: not a colorizer (a kc.Colorizer, a kc.Backbone or a colorizer_<variant> "
+            "network)"
+        )
+    width = convs[0].filters / VARIANTS[variant][0].channels  # conv1's channels at width 1
+    backbone = Backbone(variant, width)
+    if [w.shape for w in backbone.weights] != [w.shape for w in network.weights]:
+        raise ValueError(
+            f"{network.name}: its layers are not those of the {variant} variant at width {width:g}"
+        )
+    backbone.set_weights(network.get_weights())
+    return Colorizer(backbone, metadata={"variant": variant, "width": width})
 
 
 def load_photo(image, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -431,4 +473,4 @@ def _compiled(function):
 # `finish`'s L, upsampling and Lab -> RGB as one graph (any photo size: the sizes are tensors).
 _FINISH_ROWS = _compiled(colorize_rows)
 
-__all__ = ["Colorizer", "check_photos", "load_photo"]
+__all__ = ["Colorizer", "check_photos", "colorizer_of_network", "load_photo"]

@@ -13,7 +13,9 @@ A problem the user can fix prints one line on stderr, `error: <the problem>;
 Logs are quiet by default: TensorFlow's C++ start-up lines (oneDNN, CUDA
 drivers, `failed call to cuInit` on a machine without a GPU), absl INFO
 lines, libjpeg's "Premature end of JPEG data" and similar decoder warnings
-are dropped (our own reports name the skipped files). `--verbose` shows them.
+are dropped (our own reports name the skipped files), and so are NNCF's INFO
+lines, the ONNX export's `np.object` FutureWarning and Beam's WARNING:root
+lines. `--verbose` shows them.
 
 This module imports neither TensorFlow nor Keras.
 """
@@ -23,6 +25,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 
 from absl import app, flags
@@ -98,8 +101,15 @@ def quiet_logs(verbose: bool = False) -> None:
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)  # e.g. export's "renamed resource inputs" INFO lines
+    # Keras' ONNX export asks NumPy for np.object (its tf2onnx patch), which warns on every export.
+    warnings.filterwarnings("ignore", r"In the future `np\.object` will be defined", FutureWarning)
     if os.environ.get("KERAS_COLORIZE_UNFILTERED_STDERR") != "1":
         _filter_stderr()
+
+
+def is_quiet() -> bool:
+    """True once `quiet_logs` quieted this process (a command without --verbose)."""
+    return _QUIET
 
 
 def fail(message: str) -> int:
@@ -154,6 +164,11 @@ def load_model(model: str | None, *args, flag: str = "model", **kwargs):
     from keras_colorize.colorizer import Colorizer
     from keras_colorize.runtimes import MissingRuntimeError
 
+    if model is not None and os.path.isfile(os.path.join(model, "saved_model.pb")):
+        raise UsageError(
+            f"--{flag}={model} is an exported SavedModel (for TensorFlow Serving: serving/client.py); pass "
+            "the preset folder or .keras file it was exported from (evaluate also takes the SavedModel)"
+        )
     try:
         return Colorizer.from_preset(model, *args, **kwargs)
     except MissingRuntimeError:
@@ -162,15 +177,36 @@ def load_model(model: str | None, *args, flag: str = "model", **kwargs):
         raise UsageError(f"--{flag}: {error}") from None
 
 
+def count(n: int, one: str, many: str | None = None) -> str:
+    """`n` and the noun in the number it takes.
+
+    Example:
+
+    >>> count(1, "gallery", "galleries"), count(3, "photo")
+    ('1 gallery', '3 photos')
+    """
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def model_name(model: str | None) -> str:
+    """What a --model flag names, for the log: its value, or "<the bundled default preset> (default)"."""
+    from keras_colorize.presets import DEFAULT_PRESET
+
+    return model if model is not None else f"{DEFAULT_PRESET} (default)"
+
+
 def load_model_on_runtime(
-    model: str | None, runtime: str, precision: str, calibration_data: Sequence[str] | None = None
+    model: str | None,
+    runtime: str | None,
+    precision: str | None,
+    calibration_data: Sequence[str] | None = None,
 ):
     """The --model Colorizer on the --runtime / --precision chosen (`runtimes.choose`); prints the choice.
 
     Args:
         model: the --model flag (None: the bundled default preset).
-        runtime: the --runtime flag (auto: the fastest installed).
-        precision: the --precision flag (auto: bfloat16 on native CPUs).
+        runtime: the --runtime flag (auto: the fastest installed; None, not given: `runtimes.choose`).
+        precision: the --precision flag (auto: bfloat16 on native CPUs; None, not given: auto).
         calibration_data: the --calibration_data flag (int8 without an int8 network file).
 
     Example:
@@ -192,13 +228,17 @@ def load_model_on_runtime(
 def define_runtime_flags() -> None:
     """--runtime, --precision and --calibration_data: what runs the network (colorize, video)."""
     flags.DEFINE_enum(
-        "runtime", "tensorflow", RUNTIMES, "What runs the network (auto: the fastest installed)."
+        "runtime",
+        None,
+        RUNTIMES,
+        "What runs the network (auto: the fastest installed; default: tensorflow, or with "
+        "--precision=int8 the fastest installed int8 runtime, OpenVINO then ONNX Runtime).",
     )
     flags.DEFINE_enum(
         "precision",
-        "auto",
+        None,
         INFERENCE_PRECISIONS,
-        "The network's precision (auto: bfloat16 on CPUs with AVX512_BF16 or AMX, else float32; "
+        "The network's precision (default auto: bfloat16 on CPUs with AVX512_BF16 or AMX, else float32; "
         "float32: exactly the pixels of the Python API and the SavedModel).",
     )
     flags.DEFINE_multi_string(

@@ -1,9 +1,10 @@
 """Evaluate colorizers with the paper's metrics (Table 1) and the modern ones, with baselines.
 
-    python -m keras_colorize.evaluate --model=runs/full --data_dir=photos/ --output=eval/
+    python -m keras_colorize.evaluate [--model=runs/full] --data_dir=photos/ --output=eval/
 
 --model is a preset name, a preset folder, a .keras file or an exported
-SavedModel folder; nothing beside it is needed. Every row's rebalanced AuC
+SavedModel folder (default: the bundled default preset); nothing beside it is
+needed. Every row's rebalanced AuC
 uses the reference prior shipped with the package (--prior=x.npy replaces
 it). The classifier (default: the bundled MobileNet v2, offline) and the
 feature networks (--fid, default mobilenet: offline FD/KID, not FID) are
@@ -14,6 +15,7 @@ work.
 """
 
 import os
+import sys
 
 from absl import flags
 
@@ -27,7 +29,10 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """CLI flags (defined on demand, so importing this module defines none)."""
     flags.DEFINE_string(
-        "model", None, "A preset name, a preset folder, a .keras file or an exported SavedModel folder."
+        "model",
+        None,
+        "A preset name, a preset folder, a .keras file or an exported SavedModel folder (default: the "
+        "bundled default preset).",
     )
     flags.DEFINE_string("data_dir", None, "Colour photos to evaluate on (searched recursively).")
     flags.DEFINE_string("output", None, "Report folder (metrics.json, report.md, figures).")
@@ -78,7 +83,7 @@ def define_flags() -> None:
     )
 
 
-REQUIRED = ("model", "data_dir", "output")
+REQUIRED = ("data_dir", "output")
 
 
 @command.handles_errors
@@ -122,10 +127,11 @@ def main(argv: list[str]) -> int:
         features=features,
         protocol=FLAGS.protocol,
         classifier_status=classifier_note(FLAGS.classifier, labels, FLAGS.data_dir, FLAGS.labels),
+        progress=sys.stdout.isatty(),  # no progress bar's escape codes in logs
     )
     kinds = ", ".join(f"{n} {kind}" for kind, n in results["skipped_by_kind"].items())
     print(
-        f"{results['num_photos']} photos evaluated, {results['num_skipped']} skipped"
+        f"{command.count(results['num_photos'], 'photo')} evaluated, {results['num_skipped']} skipped"
         + (f" ({kinds})" if kinds else "")
         + f"; report in {os.path.join(FLAGS.output, 'report.md')}"
     )

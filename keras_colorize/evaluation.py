@@ -157,36 +157,6 @@ class SavedModelColorizer:
         return np.asarray(recombine(lightness(rgb[None]), ab))[0]
 
 
-def colorizer_of_network(network: keras.Model, work_size: int | None = None) -> Colorizer:
-    """A bare network saved as .keras (a `kc.Backbone`, or an older functional `colorizer_<variant>`
-    model) wrapped as a Colorizer with the default settings, so it evaluates like any other model.
-
-    Args:
-        network: the loaded model: L [N, H, W, 1] -> [N, H/4, W/4, 313] (or 2 for `l2`).
-        work_size: its working size (default: the paper's 256).
-    """
-    from keras_colorize.model import VARIANTS, Backbone
-
-    settings = {"work_size": work_size} if work_size else {}
-    if isinstance(network, Backbone):
-        return Colorizer(network, metadata={"variant": network.variant}, **settings)
-    variant = network.name.removeprefix("colorizer_")
-    convs = [layer for layer in network.layers if isinstance(layer, keras.layers.Conv2D)]
-    if variant not in VARIANTS or not convs or network.input_shape[-1] != 1:
-        raise ValueError(
-            f"{network.name}: not a colorizer (a kc.Colorizer, a kc.Backbone or a colorizer_<variant> "
-            "network)"
-        )
-    width = convs[0].filters / VARIANTS[variant][0].channels  # conv1's channels at width 1
-    backbone = Backbone(variant, width)
-    if [w.shape for w in backbone.weights] != [w.shape for w in network.weights]:
-        raise ValueError(
-            f"{network.name}: its layers are not those of the {variant} variant at width {width:g}"
-        )
-    backbone.set_weights(network.get_weights())
-    return Colorizer(backbone, metadata={"variant": variant, "width": width}, **settings)
-
-
 @dataclasses.dataclass
 class ModelEntry:
     """A model under evaluation: how to colorize and how to score its own loss."""
@@ -200,7 +170,7 @@ class ModelEntry:
 
 
 def load_entry(
-    model: str, name: str | None = None, prior_path: str | None = None, work_size: int | None = None
+    model: str | None, name: str | None = None, prior_path: str | None = None, work_size: int | None = None
 ) -> ModelEntry:
     """A model to evaluate: a preset name, a preset folder, a .keras file or an exported SavedModel.
 
@@ -210,20 +180,19 @@ def load_entry(
     the evaluation's prior (`resolve_prior`), not this one.
 
     Args:
-        model: what to load; a folder with saved_model.pb is a SavedModel.
-        name: the row name (default: the folder or file name).
+        model: what to load; a folder with saved_model.pb is a SavedModel (None: the bundled default
+            preset).
+        name: the row name (default: the folder or file name, or the default preset's name).
         prior_path: a .npy prior for the model's own rebalanced loss.
         work_size: working size override (Keras models only).
     """
-    path = os.fspath(model)
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+    from keras_colorize.presets import DEFAULT_PRESET
+
+    path = os.fspath(DEFAULT_PRESET if model is None else model)
+    if model is not None and os.path.isfile(os.path.join(path, "saved_model.pb")):
         colorizer = SavedModelColorizer(path)
     else:
-        colorizer = Colorizer.from_preset(model)
-        if not isinstance(colorizer, Colorizer):  # a bare network saved as .keras
-            colorizer = colorizer_of_network(colorizer, work_size)
-        elif work_size:
-            colorizer = colorizer.with_settings(work_size=work_size)
+        colorizer = Colorizer.from_preset(model, **({"work_size": work_size} if work_size else {}))
         if colorizer.runner is None:  # the backbone through Keras' compiled predict function, not eager
             from keras_colorize.runtimes.runners import TensorFlowRunner
 

@@ -1,10 +1,11 @@
 """Export a Colorizer as a SavedModel laid out for TensorFlow Serving.
 
-    python -m keras_colorize.export --model=runs/full --export_dir=/models/colorizer [--version=N] \
-        [--format=saved_model|onnx|openvino] [--precision=float32|bfloat16|int8|auto] \
+    python -m keras_colorize.export [--model=runs/full] --export_dir=/models/colorizer [--version=N] \\
+        [--format=saved_model|onnx|openvino] [--precision=float32|bfloat16|int8|auto] \\
         [--calibration_data=photos/]
 
---model is a preset name, a preset folder or a .keras file. Writes
+--model is a preset name, a preset folder or a .keras file (a bare network's
+.keras gets the default settings; no --model: the bundled default preset). Writes
 /models/colorizer/<N>/ (N defaults to the next integer) with the signatures
 of `keras_colorize.serving_graph`: serving_default and colorize (encoded
 photos -> colorized PNGs), ab and distribution (uint8 pixel tensors). It is
@@ -139,7 +140,11 @@ _FORMAT_RUNTIME = {"saved_model": "tensorflow", "onnx": "onnxruntime", "openvino
 
 def define_flags() -> None:
     """CLI flags (defined on demand, so importing this module defines none)."""
-    flags.DEFINE_string("model", None, "A preset name, a preset folder or a .keras file.")
+    flags.DEFINE_string(
+        "model",
+        None,
+        "A preset name, a preset folder or a .keras file (default: the bundled default preset).",
+    )
     flags.DEFINE_string("export_dir", None, "<base>/<model name>; the version directory is created in it.")
     flags.DEFINE_integer("version", None, "Version number (default: the next integer).", lower_bound=0)
     flags.DEFINE_integer("work_size", None, "Square size the network sees (default: the model's).")
@@ -148,14 +153,15 @@ def define_flags() -> None:
     flags.DEFINE_enum("format", "saved_model", FORMATS, "What to write (onnx and openvino: the network).")
     flags.DEFINE_enum(
         "precision",
-        "float32",
+        None,
         INFERENCE_PRECISIONS,
-        "The network's precision (auto: bfloat16 on native CPUs).",
+        "The network's precision (default float32; auto: bfloat16 on native CPUs; int8: --format=onnx "
+        "or openvino).",
     )
     flags.DEFINE_multi_string("calibration_data", None, "Photo files or folders for int8 (a few hundred).")
 
 
-REQUIRED = ("model", "export_dir")
+REQUIRED = ("export_dir",)
 
 
 @command.handles_errors
@@ -165,27 +171,28 @@ def main(argv: list[str]) -> int:
     Args:
         argv: leftover arguments (none are accepted).
     """
-    from keras_colorize.colorizer import Colorizer
     from keras_colorize.runtimes.precision import resolve_inference_precision
 
     del argv
-    overrides = {"work_size": FLAGS.work_size, "temperature": FLAGS.temperature}
-    try:
-        colorizer = Colorizer.from_preset(
-            FLAGS.model, **{k: v for k, v in overrides.items() if v is not None}
+    if FLAGS.precision == "int8" and FLAGS.format == "saved_model":
+        raise command.UsageError(
+            "--format=saved_model has no int8 network; add --format=openvino or --format=onnx "
+            "(with --calibration_data=<photos>)"
         )
-    except (FileNotFoundError, ValueError) as error:
-        raise command.UsageError(f"--model: {error}") from None
-    precision, why = resolve_inference_precision(FLAGS.precision, _FORMAT_RUNTIME[FLAGS.format])
+    overrides = {"work_size": FLAGS.work_size, "temperature": FLAGS.temperature}
+    colorizer = command.load_model(FLAGS.model, **{k: v for k, v in overrides.items() if v is not None})
+    name = command.model_name(FLAGS.model)
+    precision, why = resolve_inference_precision(FLAGS.precision or "float32", _FORMAT_RUNTIME[FLAGS.format])
+    why = why if FLAGS.precision else "default"
     if FLAGS.format != "saved_model":
         path = export_network(
             colorizer, FLAGS.export_dir, FLAGS.format, precision, FLAGS.version, FLAGS.calibration_data
         )
-        print(f"Exported {FLAGS.model} to {path} ({FLAGS.format} {precision}: {why})")
+        print(f"Exported {name} to {path} ({FLAGS.format} {precision}: {why})")
         return command.EXIT_OK
     path = export_saved_model(colorizer, FLAGS.export_dir, FLAGS.version, FLAGS.max_pixels, precision)
     names = ["serving_default", "colorize", "ab"] + ([] if colorizer.regression else ["distribution"])
-    print(f"Exported {FLAGS.model} to {path} ({precision}: {why}; signatures: {', '.join(names)})")
+    print(f"Exported {name} to {path} ({precision}: {why}; signatures: {', '.join(names)})")
     return command.EXIT_OK
 
 

@@ -206,6 +206,17 @@ def write_gallery(store: Store, folder: str, path: str, count: int = 6) -> int:
     return len(rows)
 
 
+def _web_server():
+    """(werkzeug's make_server, `humantest_app.create_app`), or an ImportError naming the extra."""
+    try:
+        from werkzeug.serving import make_server
+
+        from keras_colorize.humantest_app import create_app
+    except ImportError as error:
+        raise ImportError(f"{error}; the human test needs its extra: pip install -e '.[humantest]'") from None
+    return make_server, create_app
+
+
 def serve(folder: str, host: str, port: int) -> None:
     """Serve the test in `folder` on host:port until interrupted (threaded: many participants at once).
 
@@ -214,12 +225,7 @@ def serve(folder: str, host: str, port: int) -> None:
         host: the address to listen on.
         port: the port (0: any free port).
     """
-    try:
-        from werkzeug.serving import make_server
-
-        from keras_colorize.humantest_app import create_app
-    except ImportError as error:
-        raise ImportError(f"{error}; the human test needs its extra: pip install -e '.[humantest]'") from None
+    make_server, create_app = _web_server()
     try:
         server = make_server(host, port, create_app(folder), threaded=True)
     except OSError as error:
@@ -282,6 +288,7 @@ def main(argv: list[str]) -> int:
         raise command.UsageError(
             f"--trials={settings.trials} leaves no room for colorizations beside the sanity trials"
         )
+    _web_server()  # a missing extra is said before any photo is colorized
     make_test(FLAGS.output, FLAGS.photos, FLAGS.models, settings, FLAGS.seed)
     serve(FLAGS.output, FLAGS.host, FLAGS.port)
     return command.EXIT_OK

@@ -23,6 +23,8 @@ MAX_PIXELS = 50_000_000
 
 
 _PILLOW_LIMIT_LOCK = threading.Lock()
+# The first bytes of the formats whose truncation is named in the message.
+_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"RIFF", "WebP"))
 
 
 class UnreadableImageError(ValueError):
@@ -93,8 +95,11 @@ def image_from_bytes(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_P
         if isinstance(error, UnreadableImageError):
             raise
         detail = str(error)
-        if "truncated" in detail:  # Pillow: "image file is truncated (2 bytes not processed)"
-            detail = f"the file ends before its image data does: only {len(data):,} bytes"
+        # Pillow: "image file is truncated (2 bytes not processed)", or "Truncated File Read" when the
+        # file ends inside a JPEG's header
+        if "truncated" in detail.lower():
+            kind = next((name for magic, name in _SIGNATURES if data.startswith(magic)), "image")
+            detail = f"truncated {kind}: the file ends before its image data does, only {len(data):,} bytes"
         raise UnreadableImageError(f"{name}: corrupt or truncated image ({detail})") from None
 
 

@@ -57,11 +57,31 @@ def output_names(relatives: list[str], output: str, join=os.path.join, key=os.pa
     return targets
 
 
+def refuse_output_among_inputs(inputs: list[str], output: str) -> None:
+    """ValueError when `output` is an input folder or inside one: its PNGs would be read as inputs next time.
+
+    Args:
+        inputs: the --input files and folders.
+        output: the --output folder.
+    """
+    target = os.path.realpath(output)
+    for given in inputs:
+        folder = os.path.realpath(given)
+        if os.path.isdir(folder) and (target == folder or target.startswith(folder + os.sep)):
+            where = "is" if target == folder else "is inside"
+            raise ValueError(
+                f"--output={output} {where} --input={given}: the next run would read its PNGs as photos; "
+                "choose an output folder outside the inputs"
+            )
+
+
 def plan_outputs(inputs: list[str], output: str) -> tuple[list[tuple[str, str]], list[str]]:
     """(input file, output PNG) pairs keeping folder layouts, and the inputs that do not exist.
 
-    Raises ValueError if an output would overwrite an input file.
+    Raises ValueError if the output folder is an input folder or inside one, or if an output would
+    overwrite an input file.
     """
+    refuse_output_among_inputs(inputs, output)
     paths, relatives, missing = [], [], []
     for given in inputs:
         try:
@@ -133,26 +153,26 @@ def write_manifest(output: str, pairs: list[tuple[str, str]], status: dict[str, 
     return path
 
 
-def print_summary(
-    done: int, total: int, skipped: list[tuple[str, str]], output: str, already: int = 0
-) -> None:
-    """The run's last lines: how many were colorized, already done, skipped (each with its reason).
+def print_summary(done: int, skipped: list[tuple[str, str]], output: str, already: int = 0) -> None:
+    """The run's last lines: how many were colorized, already done and skipped, then each skip's reason.
 
     Args:
         done: photos colorized now.
-        total: photos found (missing inputs are not photos).
-        skipped: (input, reason) of each that failed.
+        skipped: (input, reason) of each that failed (or does not exist).
         output: the output folder.
         already: photos whose output existed and were left alone.
+
+    Example:
+
+    >>> print_summary(0, [("a.jpg", "empty file")], "out", already=3)
+    0 colorized, 3 already done, 1 skipped; outputs in out
+    --overwrite redoes the 3 already done (their outputs exist)
+    Skipped 1: 1 empty file
+      a.jpg: empty file
     """
-    if already and not total:
-        print(
-            f"All {already} photo(s) already done in {output} (their outputs exist); --overwrite redoes them"
-        )
-        return
-    print(f"Colorized {done} of {total} photo(s) into {output}")
+    print(f"{done} colorized, {already} already done, {len(skipped)} skipped; outputs in {output}")
     if already:
-        print(f"Left {already} already done (their outputs exist); --overwrite redoes them")
+        print(f"--overwrite redoes the {already} already done (their outputs exist)")
     if skipped:
         kinds = collections.Counter(skip_kind(reason) for _, reason in skipped)
         print(f"Skipped {len(skipped)}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))

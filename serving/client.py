@@ -251,7 +251,7 @@ def main(argv):
         with open(target, "wb") as file:
             file.write(png)
         done += 1
-    print_summary(done, len(pairs), skipped, FLAGS.output)
+    print_summary(done, skipped, FLAGS.output)
     if skipped:
         print(f"error: {len(skipped)} input(s) failed (listed above with the reason)", file=sys.stderr)
         return 1

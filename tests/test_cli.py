@@ -8,6 +8,7 @@ line naming the problem and its fix, and no traceback.
 import csv
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -149,12 +150,17 @@ def test_convert_refuses_a_photo_in_one_line(tmp_path):
          'pip install -e ".[beam]" && pip install --no-deps apache-beam==2.77.0'),
         ("tensorflow_serving", "import runpy; runpy.run_path('serving/client.py', run_name='__main__')",
          'pip install -e ".[serving]"'),
+        ("flask", "from keras_colorize import cli; cli.main(['kc', 'humantest', "
+         "'--photos=tests/fixtures/photos', '--models=full_w05_cpu2h', '--output={tmp}'])",
+         "pip install -e '.[humantest]'"),
     ],
 )  # fmt: skip
-def test_a_missing_extra_is_one_line_naming_it(module, code, words):
+def test_a_missing_extra_is_one_line_naming_it(module, code, words, tmp_path):
     blocked = f"import sys; sys.modules[{module!r}] = None; sys.argv = ['client']; {code}"
-    command = [sys.executable, "-c", blocked]
-    one_error(subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ENV), 2, words)
+    command = [sys.executable, "-c", blocked.format(tmp=tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ENV)
+    one_error(result, 2, words)
+    assert not result.stdout and not (tmp_path / "out").exists()  # said before any work
 
 
 def test_train_usage_errors_are_one_line(tmp_path):
@@ -183,11 +189,14 @@ def test_bad_files_are_named_truthfully_and_the_exit_status_is_1(preset, photo_p
     shutil.copy(photo_paths[0], photos / "good.jpg")
     data = photo_paths[1].read_bytes()
     (photos / "cut.jpg").write_bytes(data[: len(data) // 3])  # two thirds of its bytes missing
+    (photos / "stub.jpg").write_bytes(data[:300])  # it ends inside the JPEG's header
     (photos / "bomb.png").write_bytes(generate.fake_png(60000, 60000, complete=True))
     result = run("colorize", f"--model={preset}", f"--input={photos}", f"--output={tmp_path / 'out'}")
-    one_error(result, 1, "2 input(s) could not be colorized", "fix or remove them and run again")
-    assert "Colorized 1 of 3 photo(s)" in result.stdout
-    assert "cut.jpg: corrupt or truncated image (the file ends before its image data does" in result.stdout
+    one_error(result, 1, "3 input(s) could not be colorized", "fix or remove them and run again")
+    assert "1 colorized, 0 already done, 3 skipped; outputs in" in result.stdout
+    assert "cut.jpg: corrupt or truncated image (truncated JPEG: the file ends before" in result.stdout
+    assert "stub.jpg: corrupt or truncated image (truncated JPEG: " in result.stdout
+    assert "its image data does, only 300 bytes)" in result.stdout
     assert (
         "bomb.png: too large, 60000x60000 = 3600.0 megapixels (the limit is 50 megapixels)" in result.stdout
     )
@@ -214,11 +223,13 @@ def test_renames_are_recorded_and_reruns_skip_what_is_done(preset, photo_paths, 
     stamp = (output / "coffee.png").stat().st_mtime_ns
     again = run("colorize", f"--model={preset}", f"--input={photos}", f"--output={output}")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "All 2 photo(s) already done" in again.stdout and "--overwrite redoes them" in again.stdout
+    assert "0 colorized, 2 already done, 0 skipped" in again.stdout
+    assert "--overwrite redoes the 2 already done" in again.stdout
     assert (output / "coffee.png").stat().st_mtime_ns == stamp
     assert "already done" in (output / "manifest.csv").read_text()
     redo = run("colorize", f"--model={preset}", f"--input={photos}", f"--output={output}", "--overwrite")
-    assert redo.returncode == 0 and "Colorized 2 of 2 photo(s)" in redo.stdout, redo.stderr[-3000:]
+    assert redo.returncode == 0, redo.stderr[-3000:]
+    assert "2 colorized, 0 already done, 0 skipped" in redo.stdout
     assert (output / "coffee.png").stat().st_mtime_ns != stamp
 
 
@@ -271,3 +282,14 @@ def test_a_bad_temperature_is_one_line_before_any_work(command, flags, tmp_path)
     result = run(command, *flags, f"--output={output}", "--temperature=-1")
     one_error(result, 2, "--temperature must be > 0, got -1", "lower is more vivid")
     assert not output.exists()
+
+
+def test_readme_lists_every_command():
+    """The README's command table and its command-line paragraph name every command `--help` shows."""
+    from keras_colorize.cli import COMMANDS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| to | run | see |", 1)[1].split("\n\n", 1)[0]
+    assert set(re.findall(r"`keras-colorize ([a-z-]+) ", table)) == set(COMMANDS)
+    paragraph = readme.split("`keras-colorize <command>` runs one of", 1)[1].split(";", 1)[0]
+    assert set(re.findall(r"`([a-z-]+)`", paragraph)) == set(COMMANDS)

@@ -56,9 +56,37 @@ def test_refuses_an_output_that_would_overwrite_an_input(model_path, photo_paths
     folder.mkdir()
     Image.open(photo_paths[0]).save(folder / "keep.png")
     before = (folder / "keep.png").read_bytes()
-    assert _run_in_process(f"--model={model_path}", f"--input={folder}", f"--output={folder}") == 2
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Image.open(photo_paths[0]).save(elsewhere / "keep.png")
+    assert _run_in_process(f"--model={model_path}", f"--input={folder}", f"--input={elsewhere / 'keep.png'}",
+                           f"--output={elsewhere}") == 2  # fmt: skip
     assert "would overwrite 1 input file(s)" in capsys.readouterr().err
     assert (folder / "keep.png").read_bytes() == before and sorted(os.listdir(folder)) == ["keep.png"]
+
+
+@pytest.mark.parametrize("output", [".", "sub/colorized"])
+def test_refuses_an_output_folder_among_the_inputs(model_path, photo_paths, tmp_path, capsys, output):
+    """The PNGs would land among the inputs, and the next run would read them as photos."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(photo_paths[0], folder / "a.jpg")
+    assert _run_in_process("--model=/no/such/model", f"--input={folder}", f"--output={folder / output}") == 2
+    err = capsys.readouterr().err.strip()
+    where = "is" if output == "." else "is inside"
+    assert err.count("\n") == 0 and f"{where} --input={folder}: the next run would read its PNGs" in err, err
+    assert sorted(os.listdir(folder)) == ["a.jpg", "sub"] and not os.listdir(folder / "sub")
+
+
+def test_a_bad_model_is_refused_before_any_output_is_planned(photo_paths, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photo_paths[0], folder / "coffee.jpg")
+    shutil.copy(photo_paths[1], folder / "coffee.png")  # a rename to print, were the outputs planned
+    assert _run_in_process("--model=/no/such/model", f"--input={folder}", f"--output={tmp_path / 'out'}") == 2
+    captured = capsys.readouterr()
+    assert not captured.out and captured.err.startswith("error: --model: /no/such/model: no such preset")
+    assert not (tmp_path / "out").exists()
 
 
 def test_nothing_done_exits_non_zero(model_path, photo_paths, tmp_path, capsys):
@@ -68,7 +96,7 @@ def test_nothing_done_exits_non_zero(model_path, photo_paths, tmp_path, capsys):
         (bad / name).write_bytes(data)
     assert _run_in_process(f"--model={model_path}", f"--input={bad}", f"--output={tmp_path / 'out'}") == 1
     out = capsys.readouterr().out
-    assert "Colorized 0 of 3" in out and "Skipped 3" in out
+    assert "0 colorized, 0 already done, 3 skipped" in out and "Skipped 3" in out
 
 
 def test_max_pixels_reaches_the_colorizer(model_path, tmp_path, capsys):
@@ -113,7 +141,7 @@ def test_cli_end_to_end_matches_the_python_api(model_path, photo_paths, tmp_path
     assert "error: 4 input(s) could not be colorized" in result.stderr
     bad = sorted(name for name, words in expectations.items() if words is not None)
     good = len(photo_paths[:5]) + 1 + len(expectations) - len(bad)
-    assert f"Colorized {good} of {good + len(bad)} photo(s)" in result.stdout
+    assert f"{good} colorized, 0 already done, {len(bad)} skipped" in result.stdout
     assert "Skipped 4: 1 corrupt or truncated, 1 empty file, 1 not an image, 1 too large" in result.stdout
     for name in bad:
         assert f"{photos / 'odd' / name}: " in result.stdout

@@ -16,6 +16,7 @@ from keras_colorize.evaluation import Evaluation, evaluate, load_entry
 from keras_colorize.layers import resize_uint8
 from keras_colorize.losses import RebalancedCrossEntropy
 from keras_colorize.preprocessing import training_pair
+from keras_colorize.presets import DEFAULT_PRESET
 from keras_colorize.rebalance import rebalancing_weights, smooth_prior
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
@@ -156,11 +157,25 @@ def test_errors(models, tmp_path):
         evaluate(
             [load_entry(str(models["full"]))], str(tmp_path / "empty"), str(tmp_path / "out"), progress=False
         )
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_colorize.evaluate", f"--data_dir={tmp_path}", f"--output={tmp_path}"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode != 0 and "--model is required" in result.stderr
+
+
+def test_evaluate_and_legacy_default_to_the_bundled_preset_and_draw_no_bars_in_logs(photo_paths, tmp_path):
+    (tmp_path / "one").mkdir()
+    shutil.copy(photo_paths[0], tmp_path / "one")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "keras_colorize.cli", *args, f"--data_dir={tmp_path / 'one'}"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "\x1b[" not in result.stdout, result.stdout  # stdout is a pipe: no progress bar
+        return result
+
+    evaluated = run("evaluate", f"--output={tmp_path / 'report'}", "--fid=none")
+    assert "1 photo evaluated, 0 skipped" in evaluated.stdout
+    assert f"# Evaluation of {DEFAULT_PRESET}\n" in (tmp_path / "report" / "report.md").read_text()
+    gallery = run("legacy", f"--output={tmp_path / 'gallery'}")
+    assert "1 photo in 1 gallery, 0 skipped" in gallery.stdout
+    assert f"Model `{DEFAULT_PRESET} (default)`" in (tmp_path / "gallery" / "index.md").read_text()
 
 
 def test_colorize_legacy(models, data_dir, tmp_path):

@@ -14,8 +14,11 @@ import tensorflow as tf
 from fixtures.bad_inputs import generate
 from fixtures.tiny import tiny_colorizer
 from PIL import Image
+from test_cli import one_error
+from test_cli import run as run_command
 
 from keras_colorize.colorizer import Colorizer
+from keras_colorize.decoding import DEFAULT_TEMPERATURE
 from keras_colorize.export import export_saved_model, next_version
 from keras_colorize.serving_graph import FORMATS, header_size, image_format
 
@@ -224,3 +227,33 @@ def test_regression_model_exports_without_distribution(tmp_path, photo_paths):
     data = photo_paths[0].read_bytes()
     png = signatures["serving_default"](image_bytes=tf.constant([data]))["colorized_png_bytes"].numpy()[0]
     assert np.abs(_png(png).astype(int) - colorizer.colorize(data)).max() <= 1
+
+
+def test_colorize_refuses_an_exported_saved_model_naming_what_to_pass(exported, photo_paths, tmp_path):
+    result = run_command(
+        "colorize", f"--model={exported['version']}", f"--input={photo_paths[0]}", f"--output={tmp_path}"
+    )
+    one_error(result, 2, "is an exported SavedModel", "pass the preset folder or .keras file it was exported")
+    assert not os.listdir(tmp_path)
+
+
+def test_a_bare_backbone_exports_with_the_default_settings(tmp_path):
+    import keras_colorize as kc
+
+    kc.build_model("4block", width=0.125).save(tmp_path / "backbone.keras")
+    result = run_command("export", f"--model={tmp_path / 'backbone.keras'}", f"--export_dir={tmp_path / 'm'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(float32: default; signatures: serving_default" in result.stdout
+    config = json.loads((tmp_path / "m" / "1" / "assets" / "config.json").read_text())["config"]
+    assert (config["work_size"], config["temperature"]) == (256, DEFAULT_TEMPERATURE)
+
+
+def test_export_without_model_takes_the_default_preset(tmp_path):
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    result = run_command("export", f"--export_dir={tmp_path / 'm'}", "--version=1")
+    one_error(result, 2, "m/1 already exists")  # past --model: the bundled preset loaded
+
+
+def test_help_usage_lines_have_no_gaps():
+    result = run_command("export", "--help")
+    assert result.returncode == 0 and "[--version=N] \\\n        [--format=" in result.stdout, result.stdout

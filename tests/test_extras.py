@@ -10,7 +10,7 @@ def test_a_missing_extra_skips_with_its_install_command(monkeypatch):
     monkeypatch.setattr(extras, "IN_CI", False)
     with pytest.raises(pytest.skip.Exception, match=r'needs the cpu extra .*pip install -e "\.\[cpu\]"'):
         extras.needs(MISSING, "cpu")
-    with pytest.raises(pytest.skip.Exception, match="pip install --no-deps apache-beam==2.77.0"):
+    with pytest.raises(pytest.skip.Exception, match=r"pip install --no-deps apache-beam==2\.77\.0"):
         extras.needs(MISSING, "beam")
     mark = extras.requires("video", "os", MISSING)
     assert mark.args == (True,) and MISSING in mark.kwargs["reason"] and ".[video]" in mark.kwargs["reason"]

@@ -160,6 +160,29 @@ def test_auto_choices(tmp_path, monkeypatch, available, flags, runtime, precisio
     assert (choice.runtime, choice.precision) == expected, choice.why
 
 
+@pytest.mark.parametrize(
+    ("available", "expected"),
+    [({"tensorflow", "openvino", "onnxruntime"}, "openvino"), ({"tensorflow", "onnxruntime"}, "onnxruntime")],
+)
+def test_int8_alone_picks_an_installed_int8_runtime_and_says_so(monkeypatch, available, expected):
+    monkeypatch.setattr(selection, "is_installed", lambda name: name in available)
+    monkeypatch.setattr(selection, "require", lambda module, purpose: None)
+    choice = selection.choose(None, "int8")
+    assert (choice.runtime, choice.precision) == (expected, "int8")
+    assert (
+        choice.why
+        == f"{expected}, the fastest installed for int8 (the default tensorflow has none); int8: as asked"
+    )
+
+
+def test_what_was_not_asked_is_called_the_default(tmp_path):
+    choice = selection.choose(None, None, _cpuinfo(tmp_path, "avx512f"))
+    assert choice.why == "tensorflow (default); float32: (default) auto: this CPU has no native bfloat16 " + (
+        "(AVX512_BF16 / AMX-BF16)"
+    )
+    assert "as asked" not in choice.why
+
+
 def test_unsupported_precision_is_refused(tmp_path):
     with pytest.raises(ValueError, match="tensorflow runtime runs float32 or bfloat16, not int8"):
         selection.choose("tensorflow", "int8")
@@ -237,6 +260,7 @@ def test_docstring_examples(module, tmp_path, monkeypatch):
 
 
 @OPENVINO
+@ONNX
 def test_export_cli_formats_and_precisions(tmp_path, preset):
     import subprocess
 
@@ -250,11 +274,18 @@ def test_export_cli_formats_and_precisions(tmp_path, preset):
     assert (tmp_path / "ov" / "1" / "network.xml").is_file() and (
         tmp_path / "ov" / "1" / "config.json"
     ).is_file()
+    # Quiet without --verbose: no NNCF INFO lines, no FutureWarning from the ONNX export.
+    for fmt in ("openvino", "onnx"):
+        quiet = run(f"--export_dir={tmp_path / fmt}", f"--format={fmt}", "--precision=int8",
+                    f"--calibration_data={PHOTOS}")  # fmt: skip
+        assert quiet.returncode == 0, quiet.stderr[-2000:]
+        assert quiet.stdout.strip().splitlines() == [quiet.stdout.strip()], quiet.stdout  # only "Exported"
+        assert "INFO" not in quiet.stderr and "FutureWarning" not in quiet.stderr, quiet.stderr[-2000:]
     refused = run(f"--export_dir={tmp_path / 'sm'}", "--precision=int8")
     assert refused.returncode == 2
-    assert (
-        refused.stderr.strip().splitlines()[-1]
-        == "error: The tensorflow runtime runs float32 or bfloat16, not int8."
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "error: --format=saved_model has no int8 network; add --format=openvino or --format=onnx "
+        "(with --calibration_data=<photos>)"
     )
     assert not (tmp_path / "sm" / "1").exists()
 
@@ -274,8 +305,9 @@ def test_cli_default_is_tensorflow_at_auto_precision(tmp_path, capsys, preset, p
     finally:
         colorize.flags.FLAGS.unparse_flags()
     expected = choose("tensorflow", "auto")
-    assert f"Network: tensorflow {expected.precision} (tensorflow as asked; {expected.precision}: " in (
-        capsys.readouterr().out
+    assert (
+        f"Network: tensorflow {expected.precision} (tensorflow (default); {expected.precision}: (default) "
+        in (capsys.readouterr().out)
     )
     written = np.asarray(Image.open(tmp_path / (source.stem + ".png")))
     _assert_close([written], [Colorizer.from_preset(preset).colorize(str(source))], expected.precision)

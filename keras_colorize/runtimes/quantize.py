@@ -11,11 +11,16 @@ distribution the decoding needs.
 * ONNX Runtime: `quantize_static` in QDQ form (per-channel weights).
 """
 
+import contextlib
+import io
+import logging
 import os
+import sys
 import tempfile
 
 import numpy as np
 
+from keras_colorize.command import is_quiet
 from keras_colorize.images import list_images, readable_images
 from keras_colorize.runtimes.installed import require
 
@@ -43,13 +48,18 @@ def calibration_lightness(colorizer, photos, max_photos: int = MAX_CALIBRATION_P
 def quantize_openvino(model, calibration: list[np.ndarray]):
     """An `openvino.Model` -> its int8 version (NNCF), the last convolution and softmax kept float."""
     nncf = require("nncf", "int8 quantisation for openvino")
+    if is_quiet():  # a command without --verbose: no INFO line per quantised layer
+        nncf.set_log_level(logging.WARNING)
     convolutions = [op for op in model.get_ordered_ops() if op.get_type_name() == "Convolution"]
     ignored = nncf.IgnoredScope(
         names=[convolutions[-1].get_friendly_name()], types=["SoftMax"], validate=False
     )
-    return nncf.quantize(
-        model, nncf.Dataset(calibration), subset_size=len(calibration), ignored_scope=ignored
-    )
+    # Its "Statistics collection" progress bar (rich, on stdout) only on a terminal.
+    bar = contextlib.nullcontext() if sys.stdout.isatty() else contextlib.redirect_stdout(io.StringIO())
+    with bar:
+        return nncf.quantize(
+            model, nncf.Dataset(calibration), subset_size=len(calibration), ignored_scope=ignored
+        )
 
 
 def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike, calibration: list[np.ndarray]) -> str:

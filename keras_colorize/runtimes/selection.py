@@ -25,12 +25,16 @@ class Choice:
     why: str
 
 
-def choose(runtime: str = "auto", precision: str = "auto", cpuinfo: str = "/proc/cpuinfo") -> Choice:
+def choose(
+    runtime: str | None = "auto", precision: str | None = "auto", cpuinfo: str = "/proc/cpuinfo"
+) -> Choice:
     """Resolve `--runtime` and `--precision` (either may be "auto") on this machine.
 
     Args:
-        runtime: one of `RUNTIMES`.
-        precision: one of `keras_colorize.runtimes.precision.INFERENCE_PRECISIONS`.
+        runtime: one of `RUNTIMES`, or None where it was not asked (the CLI's default): tensorflow,
+            or for int8, which TensorFlow does not run, the fastest installed int8 runtime.
+        precision: one of `keras_colorize.runtimes.precision.INFERENCE_PRECISIONS`, or None where
+            it was not asked: auto.
         cpuinfo: the file the CPU flags are read from (tests pass a fake one).
 
     Raises:
@@ -42,7 +46,13 @@ def choose(runtime: str = "auto", precision: str = "auto", cpuinfo: str = "/proc
     >>> from keras_colorize.runtimes.selection import choose
     >>> choose("tensorflow", "float32")
     Choice(runtime='tensorflow', precision='float32', why='tensorflow as asked; float32: as asked')
+    >>> choose(None, "float32").why
+    'tensorflow (default); float32: as asked'
     """
+    asked, precision_asked = runtime is not None, precision is not None
+    precision = precision or "auto"
+    if not asked:
+        runtime = "auto" if precision == "int8" else "tensorflow"
     if runtime not in RUNTIMES:
         raise ValueError(f"--runtime {runtime!r} is unknown; choose one of {', '.join(RUNTIMES)}.")
     if runtime == "auto":
@@ -55,9 +65,16 @@ def choose(runtime: str = "auto", precision: str = "auto", cpuinfo: str = "/proc
                 f"{precision} runs on {' or '.join(fits)}, none of which is installed: "
                 f'pip install -e ".[{EXTRA}]" in the repository'
             )
-        runtime, why_runtime = installed[0], f"auto: {installed[0]}, the fastest installed"
+        runtime = installed[0]
+        why_runtime = (
+            f"auto: {runtime}, the fastest installed"
+            if asked
+            else f"{runtime}, the fastest installed for int8 (the default tensorflow has none)"
+        )
     else:
         require(runtime, f"the {runtime} runtime")
-        why_runtime = f"{runtime} as asked"
+        why_runtime = f"{runtime} as asked" if asked else f"{runtime} (default)"
     resolved, why_precision = resolve_inference_precision(precision, runtime, cpuinfo)
+    if not precision_asked:
+        why_precision = f"(default) {why_precision}"
     return Choice(runtime, resolved, f"{why_runtime}; {resolved}: {why_precision}")
