@@ -41,3 +41,21 @@ def test_from_preset_with_no_name_colours_the_fixture_photos():
     assert np.mean(chroma) > 0.5 * np.mean(truth_chroma), (np.mean(chroma), np.mean(truth_chroma))
     # ... and not one uniform wash: the amount of colour differs from photo to photo.
     assert np.std(chroma) > 1.0
+
+
+def test_the_pretrained_encoder_preset_is_bundled_and_colours_the_fixture_photos():
+    name = "mobilenet_v2_unet_cpu2h"
+    assert name in kc.Colorizer.presets
+    folder = os.path.join(presets.PRESETS_DIR, name)
+    assert sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)) < 25e6
+    colorizer = kc.Colorizer.from_preset(name)
+    metadata = json.loads(pathlib.Path(folder, "metadata.json").read_text())
+    assert metadata["variant"] == "mobilenet_v2_unet" and metadata["weights_dtype"] == "float16"
+    assert metadata["wall_time_s"] >= 7200 and "ImageNet" in metadata["encoder"]
+    assert colorizer.work_size == 224 and colorizer.prior is not None
+    photos = [np.asarray(Image.open(p).convert("RGB")) for p in PHOTOS]
+    chroma = [
+        np.hypot(*color.rgb2lab(out)[..., 1:].transpose(2, 0, 1)).mean() for out in colorizer.colorize(photos)
+    ]
+    truth = [np.hypot(*color.rgb2lab(photo)[..., 1:].transpose(2, 0, 1)).mean() for photo in photos]
+    assert np.mean(chroma) > 0.5 * np.mean(truth) and np.std(chroma) > 1.0, (chroma, truth)
