@@ -25,7 +25,6 @@ Exit status: 0 done, 1 some photos went to the dead-letter file, 2 usage error.
 
 import functools
 import json
-import logging
 import os
 import sys
 
@@ -269,8 +268,6 @@ def main(argv: list[str], pipeline_args: list[str] = ()) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     command.check_temperature_flag(FLAGS.temperature)
-    if command.is_quiet():  # Beam's own notes go to the root logger as WARNING:root lines
-        logging.getLogger().setLevel(logging.ERROR)
     handler = make_handler(
         FLAGS.model, FLAGS.runtime, FLAGS.precision, FLAGS.temperature, FLAGS.batch_size, FLAGS.max_pixels
     )

@@ -37,7 +37,8 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 # C++ log lines that TensorFlow / XLA write before absl::InitializeLog ("I0000 00:00:1796220293.75
 # 26548 port.cc:153] ...": no date; Python's absl lines carry one and are kept), TF Lite's delegate
 # line, and the decoder warnings libjpeg prints on its own. Error-level C++ lines are kept unless
-# known noise.
+# known noise. Apache Beam's INFO and WARNING lines ("WARNING:root:apitools not found ...", its
+# worker processes' harness notes: they write to the same file descriptor) go too.
 _NOISE = re.compile(
     r"^(?:[IW]0000 00:00:[\d.]+\s+\d+ \S+:\d+\]"
     r"|E0000 00:00:[\d.]+\s+\d+ \S+:\d+\] failed call to cuInit"
@@ -45,7 +46,8 @@ _NOISE = re.compile(
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|To enable the following instructions: "
     r"|Premature end of JPEG data|Corrupt JPEG data: |Warning: unknown JFIF revision"
-    r"|libpng warning: )"
+    r"|libpng warning: "
+    r"|(?:INFO|WARNING):(?:root|__main__|apache_beam[\w.]*):)"
 )
 
 

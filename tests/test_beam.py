@@ -77,6 +77,7 @@ def test_pipeline_equals_the_cli_lists_dead_letters_and_reruns_write_nothing(mod
         assert words in records[name], (name, records[name])
         assert name in run.stdout
     assert f"Colorized {len(good)} photo(s)" in run.stdout
+    assert "WARNING:root" not in run.stderr, run.stderr[-3000:]  # quiet without --verbose
 
     again = _beam(model_path, folder, tmp_path / "beam")
     assert f"Colorized 0 photo(s) into {tmp_path / 'beam'}; {len(good)} already done" in again.stdout

@@ -258,6 +258,10 @@ def test_the_convention_covers_every_style_of_failure(capsys):
     )
     assert command.is_noise("Premature end of JPEG data\n") and not command.is_noise("error: something\n")
     assert not command.is_noise("W1202 14:40:00.123456 140234 skipping.py:41] Skipping photo: a.jpg")
+    # Apache Beam's notes, from the command and from its worker processes; its errors are kept.
+    assert command.is_noise("WARNING:root:apitools not found, and bigquery client libraries are not")
+    assert command.is_noise("INFO:apache_beam.runners.worker.sdk_worker:Control channel established.")
+    assert not command.is_noise("ERROR:apache_beam.runners.worker.sdk_worker:Error processing instruction")
 
 
 def test_flag_choices_match_what_implements_them():
