@@ -69,7 +69,11 @@ def test_pipeline_equals_the_cli_lists_dead_letters_and_reruns_write_nothing(mod
     assert not [name for name in os.listdir(tmp_path / "beam") if name.startswith(".tmp")]
     for name in written:
         ours = np.asarray(Image.open(tmp_path / "beam" / name))
-        assert np.array_equal(ours, np.asarray(Image.open(tmp_path / "cli" / name))), name
+        # The same layers, batched differently: TensorFlow's CPU kernels may sum in another order, which
+        # moves a value within float rounding of a .5 boundary by 1 level (seen on an AVX2-only CPU for
+        # one of the photos; test_one_path.py allows the same).
+        difference = np.abs(ours.astype(int) - np.asarray(Image.open(tmp_path / "cli" / name)).astype(int))
+        assert difference.max() <= 1 and np.mean(difference > 0) <= 0.005, (name, difference.max())
     lines = (tmp_path / "beam" / "dead_letter.jsonl").read_text().splitlines()
     records = {os.path.basename(r["path"]): r["reason"] for r in map(json.loads, lines)}
     assert sorted(records) == sorted(bad)
