@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 
-import grpc
 import numpy as np
 import pytest
 from fixtures.bad_inputs import generate
@@ -26,6 +25,7 @@ from PIL import Image
 from keras_colorize.export import export_saved_model
 from keras_colorize.photo_files import skip_kind
 
+grpc = needs("grpc", "serving")
 needs("tensorflow_serving", "serving")
 from tensorflow_serving.apis import (  # noqa: E402
     get_model_metadata_pb2,
