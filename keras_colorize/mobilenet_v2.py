@@ -126,12 +126,10 @@ def load_imagenet_weights(model: keras.Model, path: str | os.PathLike = WEIGHTS_
     if len(convolutions) != NUM_CONVOLUTIONS or len(targets) not in (NUM_CONVOLUTIONS - 1, NUM_CONVOLUTIONS):
         raise EncoderWeightsError(f"{path}: {len(convolutions)} convolutions, expected {EXPECTED}")
     for (op_name, kernel, bias), layer in zip(convolutions, targets, strict=False):
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            kernel = np.transpose(kernel, (1, 2, 3, 0))  # [1, kh, kw, C] -> [kh, kw, C, 1]
-        elif isinstance(layer, keras.layers.Dense):
+        if isinstance(layer, keras.layers.Dense):
             kernel = kernel.reshape(kernel.shape[0], -1).T  # [1001, 1, 1, 1280] -> [1280, 1001]
-        else:
-            kernel = np.transpose(kernel, (1, 2, 3, 0))  # [out, kh, kw, in] -> [kh, kw, in, out]
+        else:  # [out, kh, kw, in] -> [kh, kw, in, out]; depthwise: [1, kh, kw, C] -> [kh, kw, C, 1]
+            kernel = np.transpose(kernel, (1, 2, 3, 0))
         expected = tuple(layer.kernel.shape)
         if kernel.shape != expected or (op_name == "DEPTHWISE_CONV_2D") != isinstance(
             layer, keras.layers.DepthwiseConv2D
