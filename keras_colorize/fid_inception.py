@@ -51,6 +51,7 @@ import tempfile
 
 import keras
 import numpy as np
+from absl import logging
 
 from keras_colorize import torch_pickle
 
@@ -327,14 +328,23 @@ def fid_inception(path: str | os.PathLike | None = None, cache: str | None = Non
         model.load_weights(converted)
         return model
     load_weights(model, path)
-    os.makedirs(cache, exist_ok=True)
-    handle, partial = tempfile.mkstemp(suffix=".weights.h5", dir=cache)
+    try:
+        _write_atomically(model, converted)
+    except OSError as error:  # a read-only home: this run goes on, the next converts again
+        message = "FID Inception not cached in %s (%s); set $%s to a writable folder"
+        logging.warning(message, cache, error, CACHE_ENV)
+    return model
+
+
+def _write_atomically(model: keras.Model, path: str) -> None:
+    """`model`'s weights to `path`, through a temporary file in its folder renamed onto it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    handle, partial = tempfile.mkstemp(suffix=".weights.h5", dir=os.path.dirname(path))
     os.close(handle)
     try:
         model.save_weights(partial)
         os.chmod(partial, 0o644)  # mkstemp's 0600 would keep the cache from other users
-        os.replace(partial, converted)
+        os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.remove(partial)
-    return model

@@ -64,6 +64,15 @@ def test_cache_is_written_once_then_loaded(port, tmp_path, monkeypatch, photos):
     np.testing.assert_allclose(net(photos[0]), port.predict_on_batch(batch)[0], rtol=1e-6, atol=1e-6)
 
 
+@FID
+def test_an_unwritable_cache_converts_and_goes_on(tmp_path, photos, port):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would be\n")
+    model = fid_inception.fid_inception(cache=str(blocked / "cache"))
+    batch = fid_inception.resize(photos[1])[None]
+    np.testing.assert_array_equal(model.predict_on_batch(batch), port.predict_on_batch(batch))
+
+
 def test_resize_is_the_2015_graphs_resize_bilinear(photos):
     # The graph's op: TensorFlow 1's ResizeBilinear, no half-pixel centres.
     for photo, size in ((photos[0], 299), (photos[10], 299), (np.arange(6 * 4 * 3).reshape(6, 4, 3), 9)):
