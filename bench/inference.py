@@ -1,6 +1,6 @@
 """CPU inference: every runtime x precision, side by side, on the same photos.
 
-    python bench/inference.py [--variant=full --width=1.0] [--preset=PRESET \\
+    python bench/inference.py [--variant=full --width=1.0] [--preset=PRESET[,PRESET...] \\
         --quality_data=UNSEEN_PHOTOS/ --calibration_data=TRAINING_PHOTOS/]
     python bench/inference.py --variant=4block --width=0.125 --work_size=64 \\
         --repeats=1 --batch_repeats=1 --output=/tmp/inference_smoke.json   # a smoke run
@@ -13,7 +13,7 @@ into a copy of the preset (int8 calibrated on --calibration_data, the photos'
 working-size L as the Colorizer makes it), and every configuration runs through
 `Colorizer.from_preset(..., runtime=, precision=)`, i.e. the same pre- and
 post-processing. In one interleaved run (each timing round runs every
-configuration in turn) it measures, at batch 1 and batch 16:
+configuration of every preset in turn) it measures, at batch 1 and batch 16:
 
   * bare network: L at the working size -> bin probabilities (the runner alone;
     TensorFlow float32 compiled, as `predict` runs it);
@@ -28,8 +28,10 @@ configuration in turn) it measures, at batch 1 and batch 16:
     class-rebalanced AuC, PSNR and colourfulness of each configuration, and
     the differences from TensorFlow float32.
 
-Prints the table with ratios to TensorFlow float32 and to OpenVINO bfloat16
-(bare network) and writes JSON (bench/results/inference.json by default).
+Prints a table per preset with ratios to TensorFlow float32 and to OpenVINO
+bfloat16 (bare network), then, with several presets, each preset's times over the
+first's, configuration by configuration; writes JSON (bench/results/inference.json
+by default: {"machine", "models": [one entry per preset]}).
 Random weights (no --preset) cost the same as trained ones.
 """
 
@@ -70,7 +72,9 @@ flags.DEFINE_string("variant", "full", "Model variant (random weights; ignored w
 flags.DEFINE_float("width", 1.0, "Channel multiplier (1.0: the paper's network; ignored with --preset).")
 flags.DEFINE_integer("work_size", 256, "The network's working size (ignored with --preset).")
 flags.DEFINE_integer("photo_size", 256, "Side of the square test photos (JPEG).")
-flags.DEFINE_string("preset", None, "A preset (name or folder) to time and score instead of random weights.")
+flags.DEFINE_list(
+    "preset", [], "Presets (names or folders) to time and score instead of random weights, side by side."
+)
 flags.DEFINE_list("configs", list(CONFIGS), "runtime:precision pairs to measure.")
 flags.DEFINE_list("batch_sizes", ["1", "16"], "Batch sizes.")
 flags.DEFINE_integer("repeats", 10, "Timing rounds at batch 1 (median reported).")
@@ -337,11 +341,8 @@ def print_table(results: dict) -> None:
         print("skipped: " + "; ".join(f"{config} ({why})" for config, why in results["skipped"].items()))
 
 
-def main(argv):
-    del argv
-    if FLAGS.memory_child:
-        print(json.dumps(memory_child(FLAGS.model_dir, FLAGS.memory_child)))
-        return
+def prepare_model(name: str | None, root: str) -> tuple[str, dict, list[str]]:
+    """A preset's folder (a copy, with its exported networks), its results header, and the configurations."""
     import keras
     import tensorflow as tf
     from flops import forward_flops
@@ -351,9 +352,9 @@ def main(argv):
     from keras_colorize.model import build_model
     from keras_colorize.presets import resolve
 
-    folder = os.path.join(tempfile.mkdtemp(prefix="bench_inference_"), "preset")
-    if FLAGS.preset:
-        shutil.copytree(resolve(FLAGS.preset), folder)
+    folder = os.path.join(root, "preset" if name is None else os.path.basename(name.rstrip("/")))
+    if name:
+        shutil.copytree(resolve(name), folder)
     else:
         keras.utils.set_random_seed(0)
         Colorizer(build_model(FLAGS.variant, width=FLAGS.width), work_size=FLAGS.work_size).save_to_preset(
@@ -367,14 +368,13 @@ def main(argv):
             skipped[config] = f"{runtime} not installed (the cpu extra)"
         else:
             configs.append(config)
-    batch_sizes = [int(size) for size in FLAGS.batch_sizes]
     results = {
-        "model": FLAGS.preset or f"{FLAGS.variant} width {FLAGS.width:g}, random weights",
+        "model": name or f"{FLAGS.variant} width {FLAGS.width:g}, random weights",
         "work_size": colorizer.work_size,
         "photo_size": FLAGS.photo_size,
         "parameters": colorizer.backbone.count_params(),
         "forward_gflop": forward_flops(colorizer.backbone, colorizer.work_size) / 1e9,
-        "batch_sizes": batch_sizes,
+        "batch_sizes": [int(size) for size in FLAGS.batch_sizes],
         "machine": {
             "cpus": os.cpu_count(),
             "processor": platform.processor() or platform.machine(),
@@ -385,44 +385,86 @@ def main(argv):
         "skipped": skipped,
         "export_seconds": prepare(folder, configs),
     }
-    loaded = {config: load(folder, config) for config in configs}
+    return folder, results, configs
+
+
+def time_interleaved(models: list[tuple[str, dict, list[str]]]) -> None:
+    """Fills each model's "timing": every configuration of every model in turn, round after round."""
+    import numpy as np
+
+    batch_sizes = [int(size) for size in FLAGS.batch_sizes]
     photos = test_photos(FLAGS.photo_size, max(batch_sizes))
-    lightness = {
-        size: tf.random.uniform([size, colorizer.work_size, colorizer.work_size, 1], 0, 100).numpy()
-        for size in batch_sizes
-    }
-    timing = {config: {str(size): {"bare": [], "whole": []} for size in batch_sizes} for config in configs}
+    rng = np.random.default_rng(0)
+    loaded, timing = {}, {}
+    for index, (folder, results, configs) in enumerate(models):
+        work = results["work_size"]
+        lightness = {
+            size: rng.uniform(0, 100, (size, work, work, 1)).astype(np.float32) for size in batch_sizes
+        }
+        for config in configs:
+            loaded[index, config] = (*load(folder, config), lightness)
+            timing[index, config] = {str(size): {"bare": [], "whole": []} for size in batch_sizes}
     for size in batch_sizes:
-        for whole, network in loaded.values():  # warm-up: traces, compiles, allocates
+        for whole, network, lightness in loaded.values():  # warm-up: traces, compiles, allocates
             whole(photos[:size])
             network(lightness[size])
         for _ in range(FLAGS.repeats if size == 1 else FLAGS.batch_repeats):  # interleaved rounds
-            for config, (whole, network) in loaded.items():
+            for key, (whole, network, lightness) in loaded.items():
                 for kind, run, argument in (
                     ("bare", network, lightness[size]),
                     ("whole", whole, photos[:size]),
                 ):
                     start = time.perf_counter()
                     run(argument)
-                    timing[config][str(size)][kind].append(time.perf_counter() - start)
-    results["timing"] = {
-        config: {
+                    timing[key][str(size)][kind].append(time.perf_counter() - start)
+    for (index, config), sizes in timing.items():
+        models[index][1].setdefault("timing", {})[config] = {
             size: {f"{kind}_s": statistics.median(times) for kind, times in entry.items()}
             for size, entry in sizes.items()
         }
-        for config, sizes in timing.items()
-    }
-    results["parts_ms"] = {
-        config: parts(folder, photos[0], network)
-        for config, (_, network) in loaded.items()
-        if not config.startswith("saved_model")
-    }
-    results["memory"] = {config: measure_memory(folder, config) for config in configs} if FLAGS.memory else {}
-    results["quality"] = quality(folder, configs) if FLAGS.quality_data else None
+        models[index][1]["parts_ms"] = {}
+    for (index, config), (_, network, _) in loaded.items():
+        if not config.startswith("saved_model"):
+            models[index][1]["parts_ms"][config] = parts(models[index][0], photos[0], network)
+
+
+def print_comparison(models: list[dict]) -> None:
+    """Each later preset's times over the first's, per configuration, batch size and kind."""
+    first = models[0]
+    for other in models[1:]:
+        print(f"\n{other['model']} / {first['model']} (time ratio; below 1.00: {other['model']} is faster)")
+        for config, entry in other["timing"].items():
+            if config not in first["timing"]:
+                continue
+            base = first["timing"][config]
+            cells = [
+                f"batch {size} {kind} {entry[size][kind + '_s'] / base[size][kind + '_s']:.2f}"
+                for size in entry
+                for kind in ("bare", "whole")
+            ]
+            print(f"  {config:<22}" + ", ".join(cells))
+
+
+def main(argv):
+    del argv
+    if FLAGS.memory_child:
+        print(json.dumps(memory_child(FLAGS.model_dir, FLAGS.memory_child)))
+        return
+    root = tempfile.mkdtemp(prefix="bench_inference_")
+    models = [prepare_model(name, root) for name in FLAGS.preset or [None]]
+    time_interleaved(models)
+    for folder, results, configs in models:
+        results["memory"] = (
+            {config: measure_memory(folder, config) for config in configs} if FLAGS.memory else {}
+        )
+        results["quality"] = quality(folder, configs) if FLAGS.quality_data else None
+    entries = [results for _, results, _ in models]
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
     with open(FLAGS.output, "w") as file:
-        json.dump(results, file, indent=2)
-    print_table(results)
+        json.dump({"machine": entries[0]["machine"], "models": entries}, file, indent=2)
+    for results in entries:
+        print_table(results)
+    print_comparison(entries)
     print(f"wrote {FLAGS.output}")
 
 
