@@ -19,7 +19,9 @@ SAME_COST_FLAGS = ("--encoder_lr_multiplier", "--nopretrained_encoder")
 
 
 def steps_for(flags: str, name: str, costs: dict, baseline: str, base_steps: int) -> int:
-    same = all(flag.split("=")[0] in SAME_COST_FLAGS for flag in flags.split())
+    """Steps of `name` that cost the CPU time of `base_steps` steps of `baseline`."""
+    frozen = "--encoder_lr_multiplier=0" in flags.split()  # no encoder gradients: cheaper
+    same = not frozen and all(flag.split("=")[0] in SAME_COST_FLAGS for flag in flags.split())
     cost = costs[baseline if same else name]["cpu_s_per_step"]
     return round(base_steps * costs[baseline]["cpu_s_per_step"] / cost)
 
