@@ -115,7 +115,7 @@ def resize(rgb: np.ndarray, size: int = SIZE) -> np.ndarray:
     """A photo as the 2015 graph's ResizeBilinear made it: [H, W, 3] -> float32 [size, size, 3], 0..255.
 
     TensorFlow 1's bilinear resize without half-pixel centres (output pixel i samples input i * H / size),
-    not rounded to uint8, no antialiasing (as every FID implementation's legacy mode).
+    not rounded to uint8, no antialiasing.
 
     Args:
         rgb: uint8 (or float) RGB.
